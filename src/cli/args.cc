@@ -1,0 +1,81 @@
+#include <cstdlib>
+
+#include "cli.hh"
+#include "error.hh"
+
+namespace mult::cli {
+
+bool ArgReader::at_option() {
+  if (done()) return false;
+  const std::string& w = args_[i_];
+  if (w == "--") {
+    ++i_;
+    return false;
+  }
+  if (w.size() < 2 || w[0] != '-') return false;
+  current_ = w;
+  has_inline_ = false;
+  if (w.rfind("--", 0) == 0) {
+    if (auto eq = w.find('='); eq != std::string::npos) {
+      current_ = w.substr(0, eq);
+      inline_value_ = w.substr(eq + 1);
+      has_inline_ = true;
+    }
+  }
+  return true;
+}
+
+bool ArgReader::is(const char* long_name, const char* short_name) {
+  if (current_ != long_name && !(short_name && current_ == short_name)) return false;
+  ++i_;
+  return true;
+}
+
+std::string ArgReader::value() {
+  if (has_inline_) return inline_value_;
+  if (done()) throw Error(command_ + ": option " + current_ + " needs a value", kExitUsage);
+  return args_[i_++];
+}
+
+int ArgReader::int_value() {
+  std::string v = value();
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end || n < 0 || n > 1000000)
+    throw Error(command_ + ": option " + current_ + ": \"" + v + "\" is not a number", kExitUsage);
+  return int(n);
+}
+
+std::string ArgReader::next_word(const char* what) {
+  if (done()) throw Error(command_ + ": missing " + what, kExitUsage);
+  return args_[i_++];
+}
+
+Args ArgReader::rest() {
+  Args out(args_.begin() + long(i_), args_.end());
+  i_ = args_.size();
+  return out;
+}
+
+void ArgReader::unknown() const {
+  throw Error(command_ + ": unknown option " + current_ + " (see mult --help)", kExitUsage);
+}
+
+bool read_instance_option(ArgReader& r, InstanceOptions& o) {
+  if (r.is("--rootfs")) o.rootfs = r.value();
+  else if (r.is("--image")) o.image = r.value();
+  else if (r.is("--hostname")) o.hostname = r.value();
+  else if (r.is("--bind")) o.binds.push_back(r.value());
+  else if (r.is("--tmpfs")) o.tmpfs.push_back(r.value());
+  else if (r.is("--env", "-e")) o.env.push_back(r.value());
+  else if (r.is("--user", "-u")) o.user = r.value();
+  else if (r.is("--workdir", "-w")) o.workdir = r.value();
+  else if (r.is("--read-only")) o.read_only = true;
+  else if (r.is("--init")) o.init = r.value();
+  else if (r.is("--stop-timeout")) o.stop_timeout = r.int_value();
+  else if (r.is("--stop-command")) o.stop_command = r.value();
+  else return false;
+  return true;
+}
+
+}  // namespace mult::cli

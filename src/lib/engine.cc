@@ -1,0 +1,392 @@
+#include "engine.hh"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+
+#include "cgroup.hh"
+#include "error.hh"
+#include "launch.hh"
+
+namespace mult {
+
+namespace {
+
+// An instance's lock: an flock on <run>/locks/NAME. The file is unlinked
+// when the instance goes away; a locker that finds it was unlinked under it
+// tries again, so two lockers never hold two different files.
+class InstanceLock {
+ public:
+  InstanceLock(const Store& store, const std::string& name)
+      : path_(store.run() + "/locks/" + name) {
+    make_dirs(store.run() + "/locks", 0700);
+    for (;;) {
+      Fd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+      if (!fd) throw sys_error("lock " + path_);
+      while (::flock(fd.get(), LOCK_EX) != 0)
+        if (errno != EINTR) throw sys_error("lock " + path_);
+      struct stat held, now;
+      if (::fstat(fd.get(), &held) == 0 && ::stat(path_.c_str(), &now) == 0 &&
+          held.st_ino == now.st_ino && held.st_dev == now.st_dev) {
+        fd_ = std::move(fd);
+        return;
+      }
+    }
+  }
+  // The instance is gone: so is its lock file (unlinked while still held).
+  void forget() { ::unlink(path_.c_str()); }
+
+ private:
+  std::string path_;
+  Fd fd_;
+};
+
+long long now_seconds() { return (long long)::time(nullptr); }
+
+std::vector<std::string> list_dirs(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (valid_name(n) && e->d_type == DT_DIR) out.push_back(n);
+  }
+  ::closedir(d);
+  return out;
+}
+
+std::string annotation(const Spec& spec, const char* key) {
+  auto it = spec.annotations.find(key);
+  return it == spec.annotations.end() ? "" : it->second;
+}
+
+int stop_timeout_of(const Spec& spec) {
+  std::string t = annotation(spec, kAnnotationStopTimeout);
+  return t.empty() ? kDefaultStopTimeout : std::stoi(t);
+}
+
+std::string cgroup_path_of(const Spec& spec, const std::string& name) {
+  return spec.linux.cgroups_path.empty() ? default_cgroup_path(name) : spec.linux.cgroups_path;
+}
+
+// Checks what parse_spec cannot: things on this host.
+void check_host_side(const Spec& spec) {
+  struct stat st;
+  if (::stat(spec.root.path.c_str(), &st) != 0)
+    throw sys_error("rootfs \"" + spec.root.path + "\"");
+  if (!S_ISDIR(st.st_mode)) throw Error("rootfs \"" + spec.root.path + "\": not a directory");
+  for (const auto& m : spec.mounts) {
+    bool bind = m.type == "bind" ||
+                std::count(m.options.begin(), m.options.end(), "bind") ||
+                std::count(m.options.begin(), m.options.end(), "rbind");
+    if (bind && ::stat(m.source.c_str(), &st) != 0)
+      throw sys_error("mount \"" + m.destination + "\": source \"" + m.source + "\"");
+  }
+}
+
+// Waits until the process behind `pidfd` exits, for at most `ms`.
+bool wait_exit(int pidfd, int ms) {
+  struct pollfd p {pidfd, POLLIN, 0};
+  for (;;) {
+    int r = ::poll(&p, 1, ms);
+    if (r >= 0) return r > 0;
+    if (errno != EINTR) return false;
+  }
+}
+
+// A pidfd for the state's init, or an invalid Fd when it is gone or its
+// pid was reused.
+Fd open_init(const RuntimeState& s) {
+  Fd fd(int(::syscall(SYS_pidfd_open, s.pid, 0)));
+  if (!fd || !is_alive(s)) return Fd();
+  return fd;
+}
+
+}  // namespace
+
+std::string Engine::random_name() {
+  unsigned char bytes[6];
+  if (::getrandom(bytes, sizeof bytes, 0) != ssize_t(sizeof bytes)) throw sys_error("getrandom");
+  static const char hex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char b : bytes) {
+    s += hex[b >> 4];
+    s += hex[b & 15];
+  }
+  return s;
+}
+
+bool Engine::defined(const std::string& name) const {
+  return ::access((store_.definition_dir(name) + "/config.json").c_str(), F_OK) == 0;
+}
+
+bool Engine::has_runtime(const std::string& name) const {
+  return ::access(store_.runtime_dir(name).c_str(), F_OK) == 0;
+}
+
+Spec Engine::load_spec(const std::string& name) const {
+  std::string runtime = store_.runtime_dir(name) + "/config.json";
+  if (::access(runtime.c_str(), F_OK) == 0) return load_spec_file(runtime);
+  if (defined(name)) return load_spec_file(store_.definition_dir(name) + "/config.json");
+  throw Error("instance \"" + name + "\": no such instance");
+}
+
+void Engine::create(const std::string& name, const Json& doc) {
+  check_name(name);
+  Spec spec = parse_spec(doc);
+  check_host_side(spec);
+  InstanceLock lock(store_, name);
+  if (defined(name) || has_runtime(name)) throw Error("instance \"" + name + "\": already exists");
+  create_definition_locked(name, doc);
+}
+
+void Engine::create_definition_locked(const std::string& name, const Json& doc) {
+  make_dirs(store_.definitions_dir());
+  std::string dir = store_.definition_dir(name);
+  if (::mkdir(dir.c_str(), 0700) != 0) throw sys_error("instance \"" + name + "\"");
+  try {
+    write_file_atomic(dir + "/config.json", doc.dump(2) + "\n", 0600);
+  } catch (...) {
+    remove_tree(dir);
+    throw;
+  }
+}
+
+void Engine::cleanup_runtime(const std::string& name, const RuntimeState* state) {
+  if (state && !state->cgroup_path.empty()) {
+    Cgroup cg = Cgroup::open(CgroupLayout::host(), state->cgroup_path);
+    cg.adopt();
+    cg.kill_all();
+    cg.remove();
+  }
+  remove_tree(store_.runtime_dir(name));
+}
+
+std::optional<RuntimeState> Engine::live_state(const std::string& name) {
+  auto state = read_state(store_, name);
+  if (state && is_alive(*state)) return state;
+  if (has_runtime(name)) cleanup_runtime(name, state ? &*state : nullptr);
+  return std::nullopt;
+}
+
+// Starts `spec` as instance `name`, whose runtime dir this call makes.
+// Shared by start and run; the caller holds the lock.
+static Instance start_instance(const Store& store, const std::string& name, const Json& doc,
+                               const Spec& spec, bool detach, bool ephemeral) {
+  make_dirs(store.run(), 0711);
+  std::string dir = store.runtime_dir(name);
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    if (errno == EEXIST) throw Error("instance \"" + name + "\": already exists");
+    throw sys_error("instance \"" + name + "\"");
+  }
+  try {
+    write_file_atomic(dir + "/config.json", doc.dump() + "\n", 0600);
+    LaunchRequest req{name, cgroup_path_of(spec, name)};
+    Fd in, out;
+    if (detach) {
+      in.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+      out.reset(::open((dir + "/console.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      if (!in || !out) throw sys_error("instance \"" + name + "\": console");
+      req.stdin_fd = in.get();
+      req.stdout_fd = req.stderr_fd = out.get();
+    }
+    Instance inst = launch(spec, req);
+    RuntimeState st;
+    st.name = name;
+    st.pid = inst.pid();
+    st.start_time = process_start_time(inst.pid());
+    st.status = "running";
+    st.cgroup_path = req.cgroup_path;
+    st.rootfs = spec.root.path;
+    st.hostname = spec.hostname;
+    st.started = now_seconds();
+    st.ephemeral = ephemeral;
+    st.pid1_is_mult_init = annotation(spec, kAnnotationPid1) != "process";
+    write_state(store, st);
+    return inst;
+  } catch (...) {
+    remove_tree(dir);
+    throw;
+  }
+}
+
+void Engine::start(const std::string& name) {
+  check_name(name);
+  InstanceLock lock(store_, name);
+  if (!defined(name)) throw Error("instance \"" + name + "\": no such instance");
+  if (live_state(name)) throw Error("instance \"" + name + "\": already running");
+  std::string text = read_file(store_.definition_dir(name) + "/config.json");
+  Json doc = Json::parse(text);
+  Spec spec = parse_spec(doc);
+  Instance inst = start_instance(store_, name, doc, spec, /*detach=*/true, /*ephemeral=*/false);
+  inst.release();
+}
+
+int Engine::run(const std::string& name, const Json& doc, const RunOptions& opts) {
+  check_name(name);
+  Spec spec = parse_spec(doc);
+  check_host_side(spec);
+  std::optional<Instance> inst;
+  {
+    InstanceLock lock(store_, name);
+    if (defined(name) || has_runtime(name))
+      throw Error("instance \"" + name + "\": already exists");
+    if (opts.keep) create_definition_locked(name, doc);
+    try {
+      inst.emplace(start_instance(store_, name, doc, spec, opts.detach, !opts.keep));
+    } catch (...) {
+      if (opts.keep) remove_tree(store_.definition_dir(name));
+      lock.forget();
+      throw;
+    }
+    if (opts.detach) {
+      inst->release();
+      return kExitOk;
+    }
+  }
+  int status = inst->wait();
+  InstanceLock lock(store_, name);
+  inst->cgroup().kill_all();
+  inst->cgroup().remove();
+  inst.reset();
+  remove_tree(store_.runtime_dir(name));
+  if (!opts.keep) lock.forget();
+  return status;
+}
+
+void Engine::stop(const std::string& name, std::optional<int> timeout) {
+  check_name(name);
+  InstanceLock lock(store_, name);
+  auto state = live_state(name);
+  if (!state) {
+    if (!defined(name) && !has_runtime(name)) {
+      lock.forget();
+      throw Error("instance \"" + name + "\": no such instance");
+    }
+    throw Error("instance \"" + name + "\": not running");
+  }
+  Spec spec = load_spec(name);
+  int secs = timeout.value_or(stop_timeout_of(spec));
+  Fd pidfd = open_init(*state);
+  if (pidfd) {
+    siginfo_t info {};
+    info.si_signo = state->pid1_is_mult_init ? SIGRTMIN + 3 : SIGTERM;
+    info.si_code = SI_QUEUE;
+    info.si_pid = ::getpid();
+    info.si_uid = ::getuid();
+    info.si_value.sival_int = secs > 0 ? secs : -1;
+    if (secs > 0) ::syscall(SYS_pidfd_send_signal, pidfd.get(), info.si_signo, &info, 0);
+    // mult-init keeps its own clock; ours only backs it up.
+    if (secs <= 0 || !wait_exit(pidfd.get(), secs * 1000 + 2000)) {
+      Cgroup cg = Cgroup::open(CgroupLayout::host(), state->cgroup_path);
+      cg.kill_all();
+      ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+      wait_exit(pidfd.get(), 5000);
+    }
+  }
+  cleanup_runtime(name, &*state);
+  if (state->ephemeral && !defined(name)) lock.forget();
+}
+
+void Engine::remove(const std::string& name, bool force) {
+  check_name(name);
+  InstanceLock lock(store_, name);
+  if (!defined(name) && !has_runtime(name)) {
+    lock.forget();
+    throw Error("instance \"" + name + "\": no such instance");
+  }
+  if (auto state = live_state(name)) {
+    if (!force) throw Error("instance \"" + name + "\": is running (stop it first, or use rm -f)");
+    Cgroup cg = Cgroup::open(CgroupLayout::host(), state->cgroup_path);
+    cg.kill_all();
+    if (Fd pidfd = open_init(*state)) {
+      ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+      wait_exit(pidfd.get(), 5000);
+    }
+    cleanup_runtime(name, &*state);
+  }
+  remove_tree(store_.definition_dir(name));
+  lock.forget();
+}
+
+std::vector<std::string> Engine::names() {
+  std::set<std::string> all;
+  for (auto& n : list_dirs(store_.definitions_dir())) all.insert(n);
+  for (auto& n : list_dirs(store_.run())) all.insert(n);
+  return {all.begin(), all.end()};
+}
+
+std::vector<InstanceInfo> Engine::list() {
+  std::vector<InstanceInfo> out;
+  for (const auto& name : names()) {
+    InstanceLock lock(store_, name);
+    auto state = live_state(name);
+    bool persistent = defined(name);
+    if (!state && !persistent) {
+      lock.forget();
+      continue;  // an ephemeral instance that ended: gone
+    }
+    InstanceInfo info;
+    info.name = name;
+    info.persistent = persistent;
+    if (state) {
+      info.state = "running";
+      info.pid = state->pid;
+      info.hostname = state->hostname;
+      info.rootfs = state->rootfs;
+      info.network = state->network;
+      info.started = state->started;
+    } else {
+      info.state = "stopped";
+      try {
+        Spec spec = load_spec(name);
+        info.hostname = spec.hostname;
+        info.rootfs = spec.root.path;
+      } catch (const Error&) {
+      }
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+int Engine::gc() {
+  int cleaned = 0;
+  for (const auto& name : names()) {
+    InstanceLock lock(store_, name);
+    if (!has_runtime(name)) continue;
+    if (!live_state(name)) {
+      ++cleaned;
+      if (!defined(name)) lock.forget();
+    }
+  }
+  return cleaned;
+}
+
+Json Engine::inspect(const std::string& name) {
+  check_name(name);
+  InstanceLock lock(store_, name);
+  auto state = live_state(name);
+  if (!state && !defined(name)) throw Error("instance \"" + name + "\": no such instance");
+  std::string path = state ? store_.runtime_dir(name) + "/config.json"
+                           : store_.definition_dir(name) + "/config.json";
+  Json out;
+  out["name"] = name;
+  out["state"] = state ? "running" : "stopped";
+  out["persistent"] = defined(name);
+  if (state) out["runtime"] = state->to_json();
+  out["spec"] = Json::parse(read_file(path));
+  return out;
+}
+
+}  // namespace mult

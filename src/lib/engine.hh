@@ -1,0 +1,78 @@
+// The engine: the life of an instance (create, start, run, exec, stop, rm,
+// ls) over the state root. No daemon: every call is one process that takes
+// the instance's lock, does its work and leaves the state in files.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spec.hh"
+#include "state.hh"
+#include "store.hh"
+
+namespace mult {
+
+struct RunOptions {
+  bool detach = false;  // start and return; stdio goes to the console log
+  bool keep = false;    // keep the definition after the instance ends
+};
+
+struct ExecRequest {
+  std::vector<std::string> args;
+  std::string user;              // "name", "uid[:gid]"; empty: the spec's user
+  std::string cwd;               // empty: the spec's cwd
+  std::vector<std::string> env;  // K=V, added to (or replacing) the spec's
+  bool tty = false;              // a pty inside the instance
+};
+
+struct InstanceInfo {
+  std::string name;
+  std::string state;  // running, stopped
+  pid_t pid = 0;
+  std::string hostname, rootfs, network;
+  long long started = 0;
+  bool persistent = false;
+};
+
+class Engine {
+ public:
+  explicit Engine(Store store) : store_(std::move(store)) {}
+  const Store& store() const { return store_; }
+
+  // Defines a persistent instance from `spec` (validated, rootfs checked).
+  void create(const std::string& name, const Json& spec);
+  // Starts a defined instance, detached.
+  void start(const std::string& name);
+  // Runs an instance made from `spec` (named `name`); returns the exit
+  // status of its command, or 0 when detached.
+  int run(const std::string& name, const Json& spec, const RunOptions& opts);
+  // Stops a running instance: stop command, SIGTERM to all, SIGKILL after
+  // `timeout` seconds (default: the instance's stop timeout).
+  void stop(const std::string& name, std::optional<int> timeout = std::nullopt);
+  // Removes an instance; `force` kills a running one first.
+  void remove(const std::string& name, bool force);
+  // Runs a command inside a running instance; returns its exit status.
+  int exec(const std::string& name, const ExecRequest& req);
+  // Every instance, after cleaning up those that died on their own.
+  std::vector<InstanceInfo> list();
+  Json inspect(const std::string& name);
+  // Cleans up instances that ended without mult; returns how many.
+  int gc();
+
+  // The spec an instance was defined or started with.
+  Spec load_spec(const std::string& name) const;
+  static std::string random_name();
+
+ private:
+  bool defined(const std::string& name) const;
+  void create_definition_locked(const std::string& name, const Json& doc);
+  bool has_runtime(const std::string& name) const;
+  // Runtime state of a live instance, or nullopt after cleaning up a dead one.
+  std::optional<RuntimeState> live_state(const std::string& name);
+  void cleanup_runtime(const std::string& name, const RuntimeState* state);
+  std::vector<std::string> names();
+
+  Store store_;
+};
+
+}  // namespace mult

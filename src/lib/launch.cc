@@ -1,0 +1,310 @@
+#include "launch.hh"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+#include <utility>
+
+#include "error.hh"
+#include "mounts.hh"
+#include "net.hh"
+#include "process.hh"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace mult {
+
+namespace {
+
+// The instance reports to mult over a SOCK_SEQPACKET pair: "G" from mult
+// lets it go on; an error is "E" + exit code byte + message. End of file
+// means every process of the instance has exec'd.
+constexpr char kGo = 'G';
+constexpr char kFailed = 'E';
+
+[[noreturn]] void fail_to_parent(int sock, int code, const std::string& msg) {
+  std::string packet(1, kFailed);
+  packet += char(code);
+  packet += msg;
+  ::send(sock, packet.data(), packet.size(), MSG_NOSIGNAL);
+  ::_exit(code);
+}
+
+std::string annotation(const Spec& spec, const char* key, const std::string& fallback = "") {
+  auto it = spec.annotations.find(key);
+  return it == spec.annotations.end() ? fallback : it->second;
+}
+
+// Flags of the namespaces clone3 makes. The cgroup namespace is made later,
+// once the process is in its cgroups, so that those become its root.
+uint64_t clone_flags(const Spec& spec) {
+  uint64_t flags = 0;
+  for (const auto& ns : spec.linux.namespaces) {
+    if (!ns.path.empty() || ns.type == "cgroup") continue;
+    if (ns.type == "time" && !spec.linux.time_offsets.empty()) continue;
+    flags |= uint64_t(namespace_flag(ns.type));
+  }
+  return flags;
+}
+
+void join_namespace_paths(const Spec& spec) {
+  for (const auto& ns : spec.linux.namespaces) {
+    if (ns.path.empty()) continue;
+    Fd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
+    if (::setns(fd.get(), namespace_flag(ns.type)) != 0)
+      throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
+  }
+}
+
+void set_time_offsets(const Spec& spec) {
+  if (spec.linux.time_offsets.empty() || !spec.linux.has_namespace("time")) return;
+  if (::unshare(CLONE_NEWTIME) != 0) throw sys_error("time namespace");
+  Fd fd(::open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC));
+  if (!fd) throw sys_error("timeOffsets");
+  for (const auto& [clock, off] : spec.linux.time_offsets) {
+    std::string line = clock + " " + std::to_string(off.first) + " " + std::to_string(off.second);
+    if (::write(fd.get(), line.data(), line.size()) < 0) throw sys_error("timeOffsets " + clock);
+  }
+}
+
+void set_names(const Spec& spec) {
+  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0)
+    throw sys_error("hostname \"" + spec.hostname + "\"");
+  if (!spec.domainname.empty() &&
+      ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0)
+    throw sys_error("domainname \"" + spec.domainname + "\"");
+}
+
+bool makes_namespace(const Spec& spec, const char* type) {
+  const Namespace* ns = spec.linux.find_namespace(type);
+  return ns && ns->path.empty();
+}
+
+// The instance's command, in a process of its own: limits, identity,
+// privileges, then exec. Never returns.
+[[noreturn]] void run_process(const Spec& spec, int sock) {
+  const Process& p = *spec.process;
+  try {
+    ::setsid();
+    apply_rlimits(p);
+    if (p.oom_score_adj) set_oom_score_adj(*p.oom_score_adj);
+    become_user_with_caps(p);
+    enter_cwd(p);
+    // Only 0, 1 and 2 cross into the command; the report socket closes on exec.
+    ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    exec_process(p);
+    int err = errno;
+    fail_to_parent(sock, err == ENOENT ? kExitNotFound : kExitNotExecutable,
+                   "exec \"" + p.args[0] + "\": " + std::strerror(err));
+  } catch (const Error& e) {
+    fail_to_parent(sock, kExitRunFailed, e.what());
+  }
+}
+
+[[noreturn]] void exec_mult_init(const Spec& spec, int init_fd, pid_t main_pid, bool system) {
+  std::string timeout = annotation(spec, kAnnotationStopTimeout, std::to_string(kDefaultStopTimeout));
+  std::string stop_cmd = annotation(spec, kAnnotationStopCommand);
+  std::string main = std::to_string(main_pid);
+  std::vector<const char*> argv = {"mult-init", "-t", timeout.c_str()};
+  if (main_pid > 0) argv.insert(argv.end(), {"-m", main.c_str()});
+  if (system) argv.push_back("-s");
+  if (!stop_cmd.empty()) argv.insert(argv.end(), {"-c", stop_cmd.c_str()});
+  argv.push_back(nullptr);
+  const char* envp[] = {nullptr};
+  ::syscall(SYS_execveat, init_fd, "", argv.data(), envp, AT_EMPTY_PATH);
+  throw sys_error("exec mult-init");
+}
+
+// The instance's side, from its first instruction to its init: the order in
+// which an instance is made.
+[[noreturn]] void build_instance(const Spec& spec, const LaunchRequest& req, int sock,
+                                 int init_fd) {
+  try {
+    if (::dup2(req.stdin_fd, 0) < 0 || ::dup2(req.stdout_fd, 1) < 0 || ::dup2(req.stderr_fd, 2) < 0)
+      throw sys_error("stdio");
+    ::setsid();
+    char go = 0;
+    if (::recv(sock, &go, 1, 0) != 1 || go != kGo) ::_exit(kExitRunFailed);  // mult gave up
+
+    join_namespace_paths(spec);                      // namespaces given by path
+    if (makes_namespace(spec, "cgroup") && ::unshare(CLONE_NEWCGROUP) != 0)
+      throw sys_error("cgroup namespace");           // rooted at its own cgroup
+    set_time_offsets(spec);
+    set_names(spec);                                 // hostname, domainname
+    if (makes_namespace(spec, "network")) bring_up_loopback();
+    setup_rootfs(spec, spec.root.path);              // mounts, /dev, pivot_root
+    if (spec.process && spec.process->capabilities)
+      limit_bounding_set(*spec.process->capabilities);
+
+    if (annotation(spec, kAnnotationPid1) == "process") run_process(spec, sock);
+    bool system = annotation(spec, kAnnotationBoot) == "rc";
+    pid_t main_pid = 0;
+    if (spec.process && (!system || ::access("/etc/rc", F_OK) == 0)) {
+      main_pid = ::fork();
+      if (main_pid < 0) throw sys_error("fork");
+      if (main_pid == 0) run_process(spec, sock);
+    }
+    exec_mult_init(spec, init_fd, main_pid, system);
+  } catch (const Error& e) {
+    fail_to_parent(sock, kExitRunFailed, e.what());
+  }
+}
+
+void write_id_map(pid_t pid, const char* file, const std::vector<IdMapping>& map) {
+  if (map.empty()) return;
+  std::string text;
+  for (const auto& m : map)
+    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
+            std::to_string(m.size) + "\n";
+  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd || ::write(fd.get(), text.data(), text.size()) < 0) throw sys_error(std::string(file));
+}
+
+pid_t clone_instance(uint64_t flags, int cgroup_fd, int* pidfd) {
+  struct clone_args args {};
+  args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.pidfd = uint64_t(uintptr_t(pidfd));
+  args.exit_signal = SIGCHLD;
+  args.cgroup = cgroup_fd >= 0 ? uint64_t(cgroup_fd) : 0;
+  return pid_t(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+int exit_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return kExitFailure;
+}
+
+// Signals mult passes on to the instance's init while it waits.
+constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+volatile sig_atomic_t forward_to = 0;
+
+void forward_signal(int sig) {
+  if (forward_to > 0) ::kill(pid_t(forward_to), sig);
+}
+
+}  // namespace
+
+const std::string& mult_init_path() {
+  static const std::string path = [] {
+    char self[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = n > 0 ? std::string(self, size_t(n)) : "";
+    dir = dir.substr(0, dir.rfind('/'));
+    for (std::string p : {dir + "/mult-init", dir + "/../libexec/mult/mult-init",
+                          std::string(MULT_INIT_INSTALLED)})
+      if (::access(p.c_str(), X_OK) == 0) return p;
+    return std::string(MULT_INIT_INSTALLED);
+  }();
+  return path;
+}
+
+Instance::Instance(Instance&& o) noexcept
+    : pid_(std::exchange(o.pid_, 0)),
+      pidfd_(std::move(o.pidfd_)),
+      cgroup_(std::move(o.cgroup_)),
+      reaped_(o.reaped_) {}
+
+Instance::~Instance() {
+  if (pid_ <= 0 || reaped_) return;
+  ::kill(pid_, SIGKILL);  // PID 1 of its namespace: takes the whole tree along
+  ::waitpid(pid_, nullptr, 0);
+  try {
+    cgroup_.kill_all();
+    cgroup_.remove();
+  } catch (const Error&) {
+  }
+}
+
+void Instance::release() {
+  reaped_ = true;
+  cgroup_.keep();
+}
+
+int wait_forwarding_signals(pid_t pid) {
+  struct sigaction sa {}, old[std::size(kForwarded)];
+  sa.sa_handler = forward_signal;
+  forward_to = pid;
+  for (size_t i = 0; i < std::size(kForwarded); ++i) ::sigaction(kForwarded[i], &sa, &old[i]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  forward_to = 0;
+  for (size_t i = 0; i < std::size(kForwarded); ++i) ::sigaction(kForwarded[i], &old[i], nullptr);
+  return exit_status(status);
+}
+
+int Instance::wait() {
+  int status = wait_forwarding_signals(pid_);
+  reaped_ = true;
+  return status;
+}
+
+Instance launch(const Spec& spec, const LaunchRequest& req) {
+  const std::string& rootfs = spec.root.path;
+  struct stat st;
+  if (rootfs.empty() || rootfs[0] != '/')
+    throw Error("rootfs \"" + rootfs + "\": must be an absolute path");
+  if (::stat(rootfs.c_str(), &st) != 0) throw sys_error("rootfs \"" + rootfs + "\"");
+  if (!S_ISDIR(st.st_mode)) throw Error("rootfs \"" + rootfs + "\": not a directory");
+
+  Instance inst;
+  inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path);
+  Fd init_bin(::open(mult_init_path().c_str(), O_RDONLY | O_CLOEXEC));
+  if (!init_bin) throw sys_error("mult-init \"" + mult_init_path() + "\"");
+  int socks[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0)
+    throw sys_error("socketpair");
+  Fd ours(socks[0]), theirs(socks[1]);
+
+  uint64_t flags = clone_flags(spec);
+  int pidfd = -1;
+  int cgfd = inst.cgroup_.unified_fd();
+  pid_t pid = clone_instance(flags, cgfd, &pidfd);
+  if (pid < 0 && cgfd >= 0) {  // a hierarchy that refuses CLONE_INTO_CGROUP
+    cgfd = -1;
+    pid = clone_instance(flags, -1, &pidfd);
+  }
+  if (pid < 0) throw sys_error("clone instance");
+  if (pid == 0) {
+    ours.reset();
+    build_instance(spec, req, theirs.get(), init_bin.get());
+  }
+  inst.pid_ = pid;
+  inst.pidfd_.reset(pidfd);
+  theirs.reset();
+
+  inst.cgroup_.add_process(pid, /*skip_unified=*/cgfd >= 0);
+  if (flags & CLONE_NEWUSER) {
+    write_id_map(pid, "uid_map", spec.linux.uid_mappings);
+    write_id_map(pid, "gid_map", spec.linux.gid_mappings);
+  }
+  if (::send(ours.get(), &kGo, 1, MSG_NOSIGNAL) != 1) throw sys_error("start instance");
+
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(ours.get(), buf, sizeof buf, 0)) < 0 && errno == EINTR) {
+  }
+  if (n > 2 && buf[0] == kFailed) throw Error(std::string(buf + 2, size_t(n - 2)), buf[1]);
+  if (n < 0) throw sys_error("start instance");
+  return inst;
+}
+
+}  // namespace mult

@@ -1,0 +1,72 @@
+// Launch: turns a spec into a running instance. launch() runs in mult;
+// the new instance's side of the work reads top to bottom in
+// build_instance() in launch.cc: the order in which an instance is made.
+#pragma once
+#include <sys/types.h>
+
+#include <string>
+
+#include "cgroup.hh"
+#include "fd.hh"
+#include "spec.hh"
+
+namespace mult {
+
+// mult-specific settings carried in the spec's annotations, so that the
+// spec stays the one model of an instance.
+inline constexpr const char* kAnnotationStopTimeout = "org.mult.stop-timeout";
+inline constexpr const char* kAnnotationStopCommand = "org.mult.stop-command";
+// "process": process.args is PID 1 itself (a distribution's /sbin/init);
+// otherwise mult-init is PID 1 and supervises process.args.
+inline constexpr const char* kAnnotationPid1 = "org.mult.pid1";
+// "rc": a booted system instance: runs /etc/rc when the rootfs has one and
+// stays up until stopped.
+inline constexpr const char* kAnnotationBoot = "org.mult.boot";
+inline constexpr int kDefaultStopTimeout = 10;
+
+struct LaunchRequest {
+  std::string name;
+  std::string cgroup_path;     // from the spec, or mult/NAME
+  int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;
+};
+
+// A started instance, owned by mult until it is handed over (release()).
+// Destroying it unreleased kills the instance and removes its cgroup.
+class Instance {
+ public:
+  Instance() = default;
+  Instance(Instance&& o) noexcept;
+  Instance& operator=(Instance&&) = delete;
+  ~Instance();
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  Cgroup& cgroup() { return cgroup_; }
+  // Hand over: the instance runs on after this object is gone.
+  void release();
+  // Waits for the init to exit, forwarding the usual signals to it, and
+  // returns its exit status (128+signal when killed).
+  int wait();
+
+ private:
+  friend Instance launch(const Spec&, const LaunchRequest&);
+  pid_t pid_ = 0;
+  Fd pidfd_;
+  Cgroup cgroup_;
+  bool reaped_ = false;
+};
+
+// Creates the instance and starts its command; returns once the command
+// was exec'd. On failure nothing is left behind, and the Error names the
+// step and cause (code 126/127 when the command cannot be executed).
+Instance launch(const Spec& spec, const LaunchRequest& req);
+
+// Waits for the child `pid`, passing SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+// SIGUSR1, SIGUSR2 and SIGWINCH on to it; returns its exit status
+// (128+signal when killed).
+int wait_forwarding_signals(pid_t pid);
+
+// Where mult-init lives: beside the running mult, or installed.
+const std::string& mult_init_path();
+
+}  // namespace mult

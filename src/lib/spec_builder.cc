@@ -1,0 +1,104 @@
+#include "spec_builder.hh"
+
+#include <climits>
+#include <cstdlib>
+
+#include "error.hh"
+#include "image.hh"
+#include "launch.hh"
+#include "process.hh"
+
+namespace mult {
+
+namespace {
+
+Error usage(const std::string& msg) { return Error(msg, kExitUsage); }
+
+std::string absolute(const std::string& path) {
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf)) return buf;
+  return path;  // a missing path is reported, by name, when checked
+}
+
+Json bind_mount(const std::string& arg) {
+  std::string src = arg, dst, mode;
+  auto c1 = arg.find(':');
+  if (c1 == std::string::npos) throw usage("--bind \"" + arg + "\": expected SRC:DST[:ro]");
+  src = arg.substr(0, c1);
+  dst = arg.substr(c1 + 1);
+  if (auto c2 = dst.find(':'); c2 != std::string::npos) {
+    mode = dst.substr(c2 + 1);
+    dst = dst.substr(0, c2);
+  }
+  if (src.empty() || dst.empty() || dst[0] != '/')
+    throw usage("--bind \"" + arg + "\": expected SRC:DST[:ro] with an absolute DST");
+  if (!mode.empty() && mode != "ro" && mode != "rw")
+    throw usage("--bind \"" + arg + "\": unknown mode \"" + mode + "\" (ro or rw)");
+  Json opts = Json::array({"rbind"});
+  if (mode == "ro") opts.push_back("ro");
+  return {{"destination", dst}, {"type", "bind"}, {"source", absolute(src)}, {"options", opts}};
+}
+
+void set_env(Json& env, const std::string& kv) {
+  auto eq = kv.find('=');
+  if (eq == 0 || eq == std::string::npos) throw usage("--env \"" + kv + "\": expected KEY=VALUE");
+  std::string key = kv.substr(0, eq + 1);
+  for (auto& e : env)
+    if (e.get<std::string>().rfind(key, 0) == 0) {
+      e = kv;
+      return;
+    }
+  env.push_back(kv);
+}
+
+}  // namespace
+
+Json build_spec(const Store& store, const std::string& name, const InstanceOptions& o) {
+  if (!o.rootfs.empty() && !o.image.empty()) throw usage("--rootfs and --image exclude each other");
+  Json spec = default_spec_json();
+  std::string rootfs = !o.rootfs.empty() ? absolute(o.rootfs)
+                                         : image_rootfs(store, o.image.empty() ? kDefaultImage : o.image);
+  spec["root"]["path"] = rootfs;
+  spec["root"]["readonly"] = o.read_only;
+  spec["hostname"] = o.hostname.empty() ? name : o.hostname;
+  Json& proc = spec["process"];
+  Json& ann = spec["annotations"] = Json::object();
+
+  if (!o.init.empty()) {
+    if (o.init[0] != '/') throw usage("--init \"" + o.init + "\": must be an absolute path");
+    Json args = Json::array({o.init});
+    for (const auto& a : o.command) args.push_back(a);
+    proc["args"] = args;
+    ann[kAnnotationPid1] = "process";
+  } else if (o.command.empty()) {
+    proc["args"] = Json::array({"/bin/sh", "/etc/rc"});
+    ann[kAnnotationBoot] = "rc";
+  } else {
+    proc["args"] = o.command;
+  }
+  for (const auto& kv : o.env) set_env(proc["env"], kv);
+  if (!o.workdir.empty()) {
+    if (o.workdir[0] != '/') throw usage("--workdir \"" + o.workdir + "\": must be an absolute path");
+    proc["cwd"] = o.workdir;
+  }
+  if (!o.user.empty()) {
+    User u = resolve_user(o.user, rootfs);
+    proc["user"] = {{"uid", u.uid}, {"gid", u.gid}};
+    if (!u.additional_gids.empty()) proc["user"]["additionalGids"] = u.additional_gids;
+  }
+  for (const auto& b : o.binds) spec["mounts"].push_back(bind_mount(b));
+  for (const auto& t : o.tmpfs) {
+    if (t.empty() || t[0] != '/') throw usage("--tmpfs \"" + t + "\": must be an absolute path");
+    spec["mounts"].push_back({{"destination", t}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                              {"options", {"nosuid", "nodev", "mode=1777"}}});
+  }
+  if (o.stop_timeout) {
+    if (*o.stop_timeout < 0) throw usage("--stop-timeout: must be 0 or more seconds");
+    ann[kAnnotationStopTimeout] = std::to_string(*o.stop_timeout);
+  }
+  if (!o.stop_command.empty()) ann[kAnnotationStopCommand] = o.stop_command;
+  if (ann.empty()) spec.erase("annotations");
+  return spec;
+}
+
+}  // namespace mult

@@ -1,0 +1,34 @@
+// The people's options (`mult run --memory ... --bind ...`) as a spec: the
+// command line generates an OCI config.json, so nothing is modelled twice.
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spec.hh"
+#include "store.hh"
+
+namespace mult {
+
+struct InstanceOptions {
+  std::string rootfs;                  // --rootfs DIR
+  std::string image;                   // --image NAME (default: busybox)
+  std::string hostname;                // --hostname (default: the name)
+  std::vector<std::string> binds;      // --bind SRC:DST[:ro]
+  std::vector<std::string> tmpfs;      // --tmpfs DST
+  std::vector<std::string> env;        // -e K=V
+  std::string user;                    // -u UID[:GID] or NAME
+  std::string workdir;                 // -w DIR
+  bool read_only = false;              // --read-only
+  std::string init;                    // --init CMD: CMD is PID 1
+  std::optional<int> stop_timeout;     // --stop-timeout SECONDS
+  std::string stop_command;            // --stop-command CMD
+  std::vector<std::string> command;    // CMD ARG...; empty: boot /etc/rc
+};
+
+// The spec for instance `name`. Resolves the image (assembling busybox on
+// first use) and a user name in the image's /etc/passwd. Throws Error
+// naming the option at fault.
+Json build_spec(const Store& store, const std::string& name, const InstanceOptions& opts);
+
+}  // namespace mult

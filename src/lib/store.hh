@@ -1,0 +1,61 @@
+// The state root: where mult keeps definitions, images and runtime state.
+// No daemon: everything is a file, written atomically, under a lock.
+//
+//   <lib>/instances/NAME/config.json   a persistent instance's spec
+//   <lib>/images/NAME/rootfs           an image
+//   <run>/NAME/state.json              a running (or exited) instance
+//   <run>/NAME/config.json             the spec it was started with
+//
+// Defaults: lib = /var/lib/mult, run = /run/mult; `--root DIR` makes them
+// DIR and DIR/run.
+#pragma once
+#include <string>
+#include <string_view>
+
+#include "fd.hh"
+
+namespace mult {
+
+class Store {
+ public:
+  explicit Store(const std::string& root = "");
+  const std::string& lib() const { return lib_; }
+  const std::string& run() const { return run_; }
+  std::string definitions_dir() const { return lib_ + "/instances"; }
+  std::string definition_dir(std::string_view name) const;
+  std::string images_dir() const { return lib_ + "/images"; }
+  std::string runtime_dir(std::string_view name) const;
+
+ private:
+  std::string lib_, run_;
+};
+
+// Instance and image names: [A-Za-z0-9][A-Za-z0-9_.-]*, at most 64 chars.
+bool valid_name(std::string_view name);
+// Throws Error "instance "x/y": invalid name (...)" naming `what`.
+void check_name(std::string_view name, std::string_view what = "instance");
+
+// mkdir -p; returns nothing, throws on failure.
+void make_dirs(const std::string& path, mode_t mode = 0755);
+// Writes `data` to a temporary file beside `path`, fsyncs and renames it.
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Whole file; throws Error naming the path on failure.
+std::string read_file(const std::string& path);
+// Like read_file, but false instead of ENOENT.
+bool read_file_if_exists(const std::string& path, std::string& out);
+// rm -rf on a directory that mult owns (does not cross mount points).
+void remove_tree(const std::string& path);
+
+// An exclusive flock(2) on a file or directory, held until destruction.
+class Lock {
+ public:
+  Lock() = default;
+  // Locks `path` (a directory or an existing/creatable file).
+  explicit Lock(const std::string& path, bool create_file = false);
+  bool held() const { return fd_.valid(); }
+
+ private:
+  Fd fd_;
+};
+
+}  // namespace mult
