@@ -1,5 +1,6 @@
 // run, create, start, stop, restart, rm, exec.
 #include <cstdio>
+#include <optional>
 
 #include "cli.hh"
 #include "error.hh"
@@ -10,7 +11,7 @@ int cmd_run(Engine& e, const Args& a) {
   ArgReader r(a, "run");
   InstanceOptions o;
   RunOptions run;
-  std::string name;
+  std::optional<std::string> name;
   while (r.at_option()) {
     if (read_instance_option(r, o)) continue;
     if (r.is("--name")) name = r.value();
@@ -20,27 +21,27 @@ int cmd_run(Engine& e, const Args& a) {
   }
   o.command = r.rest();
   if (o.command.empty() && o.init.empty()) throw Error("run: missing command", kExitUsage);
-  if (name.empty()) name = Engine::random_name();
-  else check_name(name);
-  Json spec = build_spec(e.store(), name, o);
-  int status = e.run(name, spec, run);
-  if (run.detach) std::printf("%s\n", name.c_str());
+  if (!name) name = Engine::random_name();
+  else check_name(*name);  // also an explicitly empty one
+  Json spec = build_spec(e.store(), *name, o);
+  int status = e.run(*name, spec, run);
+  if (run.detach) std::printf("%s\n", name->c_str());
   return status;
 }
 
 int cmd_create(Engine& e, const Args& a) {
   ArgReader r(a, "create");
   InstanceOptions o;
-  std::string name;
+  std::optional<std::string> name;
   // jail(8) style: the name comes first, options after it.
   if (!r.at_option()) name = r.next_word("instance name");
   while (r.at_option()) {
     if (!read_instance_option(r, o)) r.unknown();
   }
-  if (name.empty()) name = r.next_word("instance name");
-  check_name(name);
+  if (!name) name = r.next_word("instance name");
+  check_name(*name);
   o.command = r.rest();
-  e.create(name, build_spec(e.store(), name, o));
+  e.create(*name, build_spec(e.store(), *name, o));
   return kExitOk;
 }
 
@@ -112,7 +113,7 @@ int cmd_rm(Engine& e, const Args& a) {
 int cmd_exec(Engine& e, const Args& a) {
   ArgReader r(a, "exec");
   ExecRequest req;
-  std::string name;
+  std::optional<std::string> name;
   if (!r.at_option()) name = r.next_word("instance name");
   while (r.at_option()) {
     if (r.is("--user", "-u")) req.user = r.value();
@@ -121,13 +122,13 @@ int cmd_exec(Engine& e, const Args& a) {
     else if (r.is("--tty", "-t")) req.tty = true;
     else r.unknown();
   }
-  if (name.empty()) name = r.next_word("instance name");
+  if (!name) name = r.next_word("instance name");
   req.args = r.rest();
   if (req.args.empty()) throw Error("exec: missing command", kExitUsage);
   for (const auto& kv : req.env)
     if (kv.find('=') == std::string::npos || kv[0] == '=')
       throw Error("exec: --env \"" + kv + "\": expected KEY=VALUE", kExitUsage);
-  return e.exec(name, req);
+  return e.exec(*name, req);
 }
 
 }  // namespace mult::cli

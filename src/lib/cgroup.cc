@@ -435,6 +435,26 @@ Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
 Cgroup::~Cgroup() { rollback(layout_, path_, owned_, unified_fd_); }
 
 Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path) {
+  return create(layout, path, nullptr);
+}
+
+Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path,
+                      const std::vector<std::string>& controllers) {
+  return create(layout, path, &controllers);
+}
+
+bool CgroupLayout::joins(const CgroupHierarchy& h, const std::vector<std::string>& controllers) const {
+  if (h.v2) return true;
+  for (const auto& c : h.controllers)
+    if (has(controllers, c)) return true;
+  if (unified()) return false;
+  // A pure v1 host tracks and stops instances through the freezer.
+  if (v1_for("freezer")) return has(h.controllers, "freezer");
+  return &h == &hierarchies.front();
+}
+
+Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path,
+                      const std::vector<std::string>* controllers) {
   std::vector<std::string> comps = path_components(path);
   Cgroup cg;  // its destructor undoes everything below if we throw
   cg.layout_ = &layout;
@@ -442,6 +462,7 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path) {
   cg.dirs_.reserve(layout.hierarchies.size());
 
   for (const auto& h : layout.hierarchies) {
+    if (controllers && !layout.joins(h, *controllers)) continue;
     const bool cpuset = !h.v2 && has(h.controllers, "cpuset");
     // A concurrent `rm` may remove an empty parent between our mkdirs
     // (ENOENT): walk again from the top a few times.

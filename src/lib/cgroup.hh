@@ -32,6 +32,12 @@ struct CgroupLayout {
   static const CgroupLayout& host();
   const CgroupHierarchy* unified() const;
   const CgroupHierarchy* v1_for(const std::string& controller) const;
+  // Whether an instance that needs `controllers` joins hierarchy `h`: the
+  // unified one always (clone3 puts it there for free), a v1 one only for a
+  // controller it needs, since each v1 join costs an RCU grace period
+  // (cgroup_threadgroup_rwsem) on the start path. A pure v1 host adds the
+  // freezer, to track and stop the instance.
+  bool joins(const CgroupHierarchy& h, const std::vector<std::string>& controllers) const;
 };
 
 // The cgroup of one instance, in every hierarchy of the layout. Owns the
@@ -47,6 +53,9 @@ class Cgroup {
   // ("mult/NAME") or absolute from each hierarchy's root ("/a/b"), as the
   // spec's cgroupsPath says. Missing parents are made and owned too.
   static Cgroup create(const CgroupLayout& layout, const std::string& path);
+  // The same in the hierarchies an instance needing `controllers` joins.
+  static Cgroup create(const CgroupLayout& layout, const std::string& path,
+                       const std::vector<std::string>& controllers);
   // An existing instance's cgroup (for exec, stop, rm); owns nothing until adopt().
   static Cgroup open(const CgroupLayout& layout, const std::string& path);
 
@@ -72,6 +81,9 @@ class Cgroup {
   const std::vector<std::string>& dirs() const { return dirs_; }
 
  private:
+  static Cgroup create(const CgroupLayout& layout, const std::string& path,
+                       const std::vector<std::string>* controllers);
+
   const CgroupLayout* layout_ = nullptr;
   std::string path_;
   std::vector<std::string> dirs_;

@@ -190,7 +190,7 @@ static Instance start_instance(const Store& store, const std::string& name, cons
     throw sys_error("instance \"" + name + "\"");
   }
   try {
-    write_file_atomic(dir + "/config.json", doc.dump() + "\n", 0600);
+    write_file_atomic(dir + "/config.json", doc.dump() + "\n", 0600, Durability::kVolatile);
     LaunchRequest req{name, cgroup_path_of(spec, name)};
     Fd in, out;
     if (detach) {
@@ -223,7 +223,10 @@ static Instance start_instance(const Store& store, const std::string& name, cons
 void Engine::start(const std::string& name) {
   check_name(name);
   InstanceLock lock(store_, name);
-  if (!defined(name)) throw Error("instance \"" + name + "\": no such instance");
+  if (!defined(name)) {
+    if (!has_runtime(name)) lock.forget();
+    throw Error("instance \"" + name + "\": no such instance");
+  }
   if (live_state(name)) throw Error("instance \"" + name + "\": already running");
   std::string text = read_file(store_.definition_dir(name) + "/config.json");
   Json doc = Json::parse(text);
@@ -322,7 +325,8 @@ void Engine::remove(const std::string& name, bool force) {
 std::vector<std::string> Engine::names() {
   std::set<std::string> all;
   for (auto& n : list_dirs(store_.definitions_dir())) all.insert(n);
-  for (auto& n : list_dirs(store_.run())) all.insert(n);
+  for (auto& n : list_dirs(store_.run()))
+    if (n != "locks") all.insert(n);  // <run>/locks holds the locks, not an instance
   return {all.begin(), all.end()};
 }
 
@@ -377,7 +381,10 @@ Json Engine::inspect(const std::string& name) {
   check_name(name);
   InstanceLock lock(store_, name);
   auto state = live_state(name);
-  if (!state && !defined(name)) throw Error("instance \"" + name + "\": no such instance");
+  if (!state && !defined(name)) {
+    lock.forget();
+    throw Error("instance \"" + name + "\": no such instance");
+  }
   std::string path = state ? store_.runtime_dir(name) + "/config.json"
                            : store_.definition_dir(name) + "/config.json";
   Json out;

@@ -156,9 +156,22 @@ bool makes_namespace(const Spec& spec, const char* type) {
     bool system = annotation(spec, kAnnotationBoot) == "rc";
     pid_t main_pid = 0;
     if (spec.process && (!system || ::access("/etc/rc", F_OK) == 0)) {
+      // The command waits until PID 1 is mult-init, so that it never sees
+      // this process (mult's argv, its fds) as PID 1. The write end is
+      // inherited by mult-init, which closes every fd above 2 first thing.
+      int gate[2];
+      if (::pipe2(gate, O_CLOEXEC) != 0 || ::fcntl(gate[1], F_SETFD, 0) != 0)
+        throw sys_error("pipe");
       main_pid = ::fork();
       if (main_pid < 0) throw sys_error("fork");
-      if (main_pid == 0) run_process(spec, sock);
+      if (main_pid == 0) {
+        ::close(gate[1]);
+        char c;
+        while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
+        }
+        run_process(spec, sock);
+      }
+      ::close(gate[0]);
     }
     exec_mult_init(spec, init_fd, main_pid, system);
   } catch (const Error& e) {
@@ -184,6 +197,26 @@ pid_t clone_instance(uint64_t flags, int cgroup_fd, int* pidfd) {
   args.exit_signal = SIGCHLD;
   args.cgroup = cgroup_fd >= 0 ? uint64_t(cgroup_fd) : 0;
   return pid_t(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+// The controllers whose limits the spec sets.
+std::vector<std::string> controllers_needed(const Spec& spec) {
+  std::vector<std::string> out;
+  if (!spec.linux.resources) return out;
+  const Resources& r = *spec.linux.resources;
+  if (r.memory_limit || r.memory_reservation || r.memory_swap || r.memory_swappiness ||
+      r.disable_oom_killer)
+    out.push_back("memory");
+  if (r.cpu_shares || r.cpu_quota || r.cpu_period || r.cpu_idle) out.push_back("cpu");
+  if (r.cpu_cpus || r.cpu_mems) out.push_back("cpuset");
+  if (r.pids_limit) out.push_back("pids");
+  if (r.blkio_weight || !r.blkio_weight_device.empty() || !r.throttle_read_bps.empty() ||
+      !r.throttle_write_bps.empty() || !r.throttle_read_iops.empty() ||
+      !r.throttle_write_iops.empty())
+    out.push_back("blkio");
+  if (!r.hugepage_limits.empty()) out.push_back("hugetlb");
+  if (!r.devices.empty()) out.push_back("devices");
+  return out;
 }
 
 int exit_status(int status) {
@@ -266,7 +299,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (!S_ISDIR(st.st_mode)) throw Error("rootfs \"" + rootfs + "\": not a directory");
 
   Instance inst;
-  inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path);
+  inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path, controllers_needed(spec));
   Fd init_bin(::open(mult_init_path().c_str(), O_RDONLY | O_CLOEXEC));
   if (!init_bin) throw sys_error("mult-init \"" + mult_init_path() + "\"");
   int socks[2];

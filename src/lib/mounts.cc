@@ -125,6 +125,7 @@ void mount_one(int rootfd, const Mount& m) {
     }
   } else {
     const char* type = m.type == "cgroup" ? "cgroup2" : m.type.c_str();
+    if (m.destination == "/dev") mf.flags |= MS_NODEV;  // devices come as binds
     const char* src = m.source.empty() ? type : m.source.c_str();
     do_mount(where, src, tpath, type, mf.flags, mf.data.empty() ? nullptr : mf.data.c_str());
   }
@@ -144,6 +145,9 @@ constexpr DefaultDevice kDefaultDevices[] = {
     {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
 };
 
+// Device nodes work only where a mount allows them: the root and /dev are
+// mounted nodev, so a node made inside (CAP_MKNOD) opens nothing. Each
+// device the instance is given is a bind mount of its own, without nodev.
 void make_device(int rootfd, const std::string& path, char type, unsigned major,
                  unsigned minor, mode_t perm, uid_t uid, gid_t gid) {
   auto slash = path.find_last_of('/');
@@ -159,6 +163,17 @@ void make_device(int rootfd, const std::string& path, char type, unsigned major,
   // mknod is subject to umask: set the mode the spec asked for.
   if (::fchmodat(dir.get(), leaf.c_str(), perm, 0) != 0 ||
       ::fchownat(dir.get(), leaf.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+    throw sys_error("device \"" + path + "\"");
+  if (kind == S_IFIFO) return;
+  Fd node(::openat(dir.get(), leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!node) throw sys_error("device \"" + path + "\"");
+  std::string p = fd_path(node.get());
+  if (::mount(p.c_str(), p.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    throw sys_error("device \"" + path + "\"");
+  Fd bound(::openat(dir.get(), leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  std::string bp = fd_path(bound.get());
+  if (!bound || ::mount(nullptr, bp.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC,
+                        nullptr) != 0)
     throw sys_error("device \"" + path + "\"");
 }
 
@@ -282,7 +297,8 @@ void setup_rootfs(const Spec& spec, const std::string& rootfs) {
   unsigned long host_prop = MS_REC | ((root_prop & (MS_SHARED | MS_SLAVE)) ? MS_SLAVE : MS_PRIVATE);
   if (::mount(nullptr, "/", nullptr, host_prop, nullptr) != 0)
     throw sys_error("rootfs: make / private");
-  if (::mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+  if (::mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+      ::mount(nullptr, rootfs.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_NODEV, nullptr) != 0)
     throw sys_error("rootfs \"" + rootfs + "\"");
   Fd rootfd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!rootfd) throw sys_error("rootfs \"" + rootfs + "\"");
@@ -296,7 +312,7 @@ void setup_rootfs(const Spec& spec, const std::string& rootfs) {
   for (const auto& p : spec.linux.masked_paths) mask_path(p);
   for (const auto& p : spec.linux.readonly_paths) make_readonly(p);
   if (spec.root.readonly &&
-      ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) != 0)
+      ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV, nullptr) != 0)
     throw sys_error("rootfs: remount read-only");
   if (root_prop && ::mount(nullptr, "/", nullptr, root_prop, nullptr) != 0)
     throw sys_error("rootfs: propagation");

@@ -64,7 +64,8 @@ std::string state_file(const Store& store, const std::string& name) {
 }
 
 void write_state(const Store& store, const RuntimeState& state) {
-  write_file_atomic(state_file(store, state.name), state.to_json().dump(2) + "\n");
+  write_file_atomic(state_file(store, state.name), state.to_json().dump(2) + "\n", 0600,
+                    Durability::kVolatile);
 }
 
 std::optional<RuntimeState> read_state(const Store& store, const std::string& name) {

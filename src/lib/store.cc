@@ -73,19 +73,22 @@ static void write_all(int fd, std::string_view data, const std::string& path) {
   }
 }
 
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                       Durability durability) {
+  bool durable = durability == Durability::kDurable;
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) throw sys_error("create " + tmp);
   try {
     write_all(fd.get(), data, tmp);
-    if (::fsync(fd.get()) != 0) throw sys_error("fsync " + tmp);
+    if (durable && ::fsync(fd.get()) != 0) throw sys_error("fsync " + tmp);
     fd.reset();
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw sys_error("rename " + tmp);
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
+  if (!durable) return;
   // The rename itself must reach the disk too.
   std::string dir = path.substr(0, path.rfind('/'));
   Fd dfd(::open(dir.empty() ? "/" : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

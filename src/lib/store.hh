@@ -37,8 +37,12 @@ void check_name(std::string_view name, std::string_view what = "instance");
 
 // mkdir -p; returns nothing, throws on failure.
 void make_dirs(const std::string& path, mode_t mode = 0755);
-// Writes `data` to a temporary file beside `path`, fsyncs and renames it.
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// Writes `data` to a temporary file beside `path` and renames it over
+// `path`. `durable` fsyncs file and directory: definitions must survive a
+// crash; runtime state need not (it is gone with the processes anyway).
+enum class Durability { kDurable, kVolatile };
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                       Durability durability = Durability::kDurable);
 // Whole file; throws Error naming the path on failure.
 std::string read_file(const std::string& path);
 // Like read_file, but false instead of ENOENT.
