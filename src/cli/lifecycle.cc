@@ -17,6 +17,7 @@ int cmd_run(Engine& e, const Args& a) {
     if (r.is("--name")) name = r.value();
     else if (r.is("--detach", "-d")) run.detach = true;
     else if (r.is("--keep")) run.keep = true;
+    else if (r.is("--tty", "-t")) o.tty = true;
     else r.unknown();
   }
   o.command = r.rest();

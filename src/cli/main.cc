@@ -17,6 +17,7 @@ void print_usage(FILE* to) {
       "      --name NAME                   name it (default: a random name)\n"
       "      -d, --detach                  start it and print its name\n"
       "      --keep                        keep its definition after it ends\n"
+      "      -t, --tty                     give CMD a terminal (made inside the instance)\n"
       "  create NAME [OPTIONS] [-- CMD...] define a persistent instance\n"
       "                                    (no CMD: boot it, running /etc/rc)\n"
       "  start NAME                        start a defined instance\n"

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,6 +18,7 @@
 #include "cgroup.hh"
 #include "error.hh"
 #include "launch.hh"
+#include "tty.hh"
 
 namespace mult {
 
@@ -200,7 +202,16 @@ static Instance start_instance(const Store& store, const std::string& name, cons
       req.stdin_fd = in.get();
       req.stdout_fd = req.stderr_fd = out.get();
     }
+    Fd console_ours, console_theirs;
+    if (!detach && spec.process && spec.process->terminal) {
+      int sv[2];
+      if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw sys_error("socketpair");
+      console_ours.reset(sv[0]);
+      console_theirs.reset(sv[1]);
+      req.console_socket = sv[1];
+    }
     Instance inst = launch(spec, req);
+    if (console_ours) inst.set_console(receive_fd(console_ours.get()));
     RuntimeState st;
     st.name = name;
     st.pid = inst.pid();

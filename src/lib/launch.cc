@@ -16,9 +16,11 @@
 #include <utility>
 
 #include "error.hh"
+#include "hooks.hh"
 #include "mounts.hh"
 #include "net.hh"
 #include "process.hh"
+#include "tty.hh"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -36,6 +38,7 @@ namespace {
 // means every process of the instance has exec'd.
 constexpr char kGo = 'G';
 constexpr char kFailed = 'E';
+constexpr char kCreated = 'N';  // namespaces made: mult may run its hooks
 
 [[noreturn]] void fail_to_parent(int sock, int code, const std::string& msg) {
   std::string packet(1, kFailed);
@@ -96,24 +99,84 @@ bool makes_namespace(const Spec& spec, const char* type) {
   return ns && ns->path.empty();
 }
 
+// What the command's process needs from the instance's side.
+struct Gates {
+  int sock = -1;             // the report socket
+  int start_fifo = -1;       // O_PATH fd of the start fifo, or -1
+  int console_socket = -1;   // where the pty master goes, or -1
+  std::string state_json;    // for in-instance hooks
+};
+
+int open_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  if (fd < 0) throw sys_error("\"" + path + "\"");
+  return fd;
+}
+
+// Tells mult the namespaces exist and waits for its hooks to run; returns
+// the state JSON that mult sends along.
+std::string await_created(int sock) {
+  if (::send(sock, &kCreated, 1, MSG_NOSIGNAL) != 1) throw sys_error("report created");
+  std::string buf(1 << 16, '\0');
+  ssize_t n = ::recv(sock, buf.data(), buf.size(), 0);
+  if (n < 1 || buf[0] != kGo) ::_exit(kExitRunFailed);  // mult gave up
+  return buf.substr(1, size_t(n - 1));
+}
+
+// Blocks until `mult-oci start` opens the start fifo (an O_PATH fd taken
+// before pivot_root) for reading.
+void wait_for_start(int fifo_fd) {
+  std::string path = "/proc/self/fd/" + std::to_string(fifo_fd);
+  Fd fifo(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fifo) throw sys_error("start fifo");
+  char c = '0';
+  if (::write(fifo.get(), &c, 1) != 1) throw sys_error("start fifo");
+}
+
+// A pty made inside the instance becomes the command's terminal; its master
+// goes to whoever holds the console socket (SCM_RIGHTS).
+void attach_console(int console_socket) {
+  std::string slave;
+  Fd master = open_pty_master(slave);
+  attach_to_pty(slave);
+  char byte = 'T';
+  struct iovec iov {&byte, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int fd = master.get();
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  if (::sendmsg(console_socket, &msg, MSG_NOSIGNAL) < 0) throw sys_error("console socket");
+}
+
 // The instance's command, in a process of its own: limits, identity,
 // privileges, then exec. Never returns.
-[[noreturn]] void run_process(const Spec& spec, int sock) {
+[[noreturn]] void run_process(const Spec& spec, const LaunchRequest& req, const Gates& gates) {
   const Process& p = *spec.process;
   try {
-    ::setsid();
+    if (!p.terminal || gates.console_socket < 0) ::setsid();
     apply_rlimits(p);
     if (p.oom_score_adj) set_oom_score_adj(*p.oom_score_adj);
+    if (gates.start_fifo >= 0) wait_for_start(gates.start_fifo);
+    run_hooks(spec.hooks.start_container, gates.state_json, "startContainer");
+    if (p.terminal && gates.console_socket >= 0) attach_console(gates.console_socket);
     become_user_with_caps(p);
     enter_cwd(p);
-    // Only 0, 1 and 2 cross into the command; the report socket closes on exec.
-    ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    // Only 0, 1, 2 and the preserved fds cross into the command; ours close on exec.
+    ::syscall(SYS_close_range, 3U + unsigned(req.preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
     exec_process(p);
     int err = errno;
-    fail_to_parent(sock, err == ENOENT ? kExitNotFound : kExitNotExecutable,
+    fail_to_parent(gates.sock, err == ENOENT ? kExitNotFound : kExitNotExecutable,
                    "exec \"" + p.args[0] + "\": " + std::strerror(err));
   } catch (const Error& e) {
-    fail_to_parent(sock, kExitRunFailed, e.what());
+    fail_to_parent(gates.sock, kExitRunFailed, e.what());
   }
 }
 
@@ -135,6 +198,8 @@ bool makes_namespace(const Spec& spec, const char* type) {
 // which an instance is made.
 [[noreturn]] void build_instance(const Spec& spec, const LaunchRequest& req, int sock,
                                  int init_fd) {
+  Gates gates;
+  gates.sock = sock;
   try {
     if (::dup2(req.stdin_fd, 0) < 0 || ::dup2(req.stdout_fd, 1) < 0 || ::dup2(req.stderr_fd, 2) < 0)
       throw sys_error("stdio");
@@ -148,11 +213,16 @@ bool makes_namespace(const Spec& spec, const char* type) {
     set_time_offsets(spec);
     set_names(spec);                                 // hostname, domainname
     if (makes_namespace(spec, "network")) bring_up_loopback();
-    setup_rootfs(spec, spec.root.path);              // mounts, /dev, pivot_root
+    if (req.on_created) gates.state_json = await_created(sock);  // prestart, createRuntime hooks
+    if (!req.start_fifo.empty()) gates.start_fifo = open_path(req.start_fifo);
+    gates.console_socket = req.console_socket;
+    setup_rootfs(spec, spec.root.path, [&] {         // mounts, /dev, pivot_root
+      run_hooks(spec.hooks.create_container, gates.state_json, "createContainer");
+    });
     if (spec.process && spec.process->capabilities)
       limit_bounding_set(*spec.process->capabilities);
 
-    if (annotation(spec, kAnnotationPid1) == "process") run_process(spec, sock);
+    if (annotation(spec, kAnnotationPid1) == "process") run_process(spec, req, gates);
     bool system = annotation(spec, kAnnotationBoot) == "rc";
     pid_t main_pid = 0;
     if (spec.process && (!system || ::access("/etc/rc", F_OK) == 0)) {
@@ -169,7 +239,7 @@ bool makes_namespace(const Spec& spec, const char* type) {
         char c;
         while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
         }
-        run_process(spec, sock);
+        run_process(spec, req, gates);
       }
       ::close(gate[0]);
     }
@@ -253,7 +323,8 @@ Instance::Instance(Instance&& o) noexcept
     : pid_(std::exchange(o.pid_, 0)),
       pidfd_(std::move(o.pidfd_)),
       cgroup_(std::move(o.cgroup_)),
-      reaped_(o.reaped_) {}
+      reaped_(o.reaped_),
+      console_(std::move(o.console_)) {}
 
 Instance::~Instance() {
   if (pid_ <= 0 || reaped_) return;
@@ -285,7 +356,7 @@ int wait_forwarding_signals(pid_t pid) {
 }
 
 int Instance::wait() {
-  int status = wait_forwarding_signals(pid_);
+  int status = console_ ? relay_pty(console_.get(), pid_) : wait_forwarding_signals(pid_);
   reaped_ = true;
   return status;
 }
@@ -331,13 +402,21 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   }
   if (::send(ours.get(), &kGo, 1, MSG_NOSIGNAL) != 1) throw sys_error("start instance");
 
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::recv(ours.get(), buf, sizeof buf, 0)) < 0 && errno == EINTR) {
+  for (;;) {
+    char buf[4096];
+    ssize_t n = ::recv(ours.get(), buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw sys_error("start instance");
+    if (n == 0) return inst;  // every process of the instance has exec'd
+    if (buf[0] == kFailed && n > 2) throw Error(std::string(buf + 2, size_t(n - 2)), buf[1]);
+    if (buf[0] == kCreated && req.on_created) {
+      std::string reply = std::string(1, kGo) + req.on_created(pid);
+      if (::send(ours.get(), reply.data(), reply.size(), MSG_NOSIGNAL) < 0)
+        throw sys_error("start instance");
+      continue;
+    }
+    throw Error("start instance: unexpected report from the instance");
   }
-  if (n > 2 && buf[0] == kFailed) throw Error(std::string(buf + 2, size_t(n - 2)), buf[1]);
-  if (n < 0) throw sys_error("start instance");
-  return inst;
 }
 
 }  // namespace mult

@@ -4,6 +4,7 @@
 #pragma once
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 
 #include "cgroup.hh"
@@ -28,6 +29,17 @@ struct LaunchRequest {
   std::string name;
   std::string cgroup_path;     // from the spec, or mult/NAME
   int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;
+  // OCI create: the command blocks, set up, until this fifo is opened for
+  // reading (mult-oci start).
+  std::string start_fifo;
+  // With process.terminal: the pty master is sent over this socket.
+  int console_socket = -1;
+  // fds 3 .. 3+preserve_fds-1 stay open in the command.
+  int preserve_fds = 0;
+  // Called in mult once the instance's namespaces exist, before its root is
+  // built (prestart and createRuntime hooks); returns the state JSON that
+  // the in-instance hooks get. Throwing aborts the launch.
+  std::function<std::string(pid_t)> on_created;
 };
 
 // A started instance, owned by mult until it is handed over (release()).
@@ -42,6 +54,8 @@ class Instance {
   pid_t pid() const { return pid_; }
   int pidfd() const { return pidfd_.get(); }
   Cgroup& cgroup() { return cgroup_; }
+  // The pty master of the command's terminal (mult run -t): wait() relays it.
+  void set_console(Fd master) { console_ = std::move(master); }
   // Hand over: the instance runs on after this object is gone.
   void release();
   // Waits for the init to exit, forwarding the usual signals to it, and
@@ -54,6 +68,7 @@ class Instance {
   Fd pidfd_;
   Cgroup cgroup_;
   bool reaped_ = false;
+  Fd console_;
 };
 
 // Creates the instance and starts its command; returns once the command

@@ -291,7 +291,8 @@ MountFlags parse_mount_options(const std::vector<std::string>& options, const st
   return out;
 }
 
-void setup_rootfs(const Spec& spec, const std::string& rootfs) {
+void setup_rootfs(const Spec& spec, const std::string& rootfs,
+                  const std::function<void()>& before_pivot) {
   unsigned long root_prop = propagation_flags(spec.linux.rootfs_propagation);
   // Nothing we mount may propagate back to the host.
   unsigned long host_prop = MS_REC | ((root_prop & (MS_SHARED | MS_SLAVE)) ? MS_SLAVE : MS_PRIVATE);
@@ -305,6 +306,7 @@ void setup_rootfs(const Spec& spec, const std::string& rootfs) {
 
   for (const auto& m : spec.mounts) mount_one(rootfd.get(), m);
   populate_dev(rootfd.get(), spec);
+  if (before_pivot) before_pivot();
   pivot_into(rootfd.get());
   rootfd.reset();
 

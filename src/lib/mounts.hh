@@ -1,6 +1,7 @@
 // Mounts: the instance's own file system tree. Everything here runs inside
 // the new mount namespace of the instance, before its command.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ unsigned long propagation_flags(const std::string& name);
 // Builds the instance's root: mounts of the spec inside `rootfs` (targets
 // resolved inside it, never through a symlink out of it), /dev, pivot_root
 // with the old root detached, sysctls, masked and read-only paths.
-void setup_rootfs(const Spec& spec, const std::string& rootfs);
+// `before_pivot` runs once the mounts are made, still in the host's view
+// (for OCI createContainer hooks).
+void setup_rootfs(const Spec& spec, const std::string& rootfs,
+                  const std::function<void()>& before_pivot = {});
 
 }  // namespace mult

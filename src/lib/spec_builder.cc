@@ -76,6 +76,7 @@ Json build_spec(const Store& store, const std::string& name, const InstanceOptio
   } else {
     proc["args"] = o.command;
   }
+  proc["terminal"] = o.tty;
   for (const auto& kv : o.env) set_env(proc["env"], kv);
   if (!o.workdir.empty()) {
     if (o.workdir[0] != '/') throw usage("--workdir \"" + o.workdir + "\": must be an absolute path");

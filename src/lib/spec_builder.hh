@@ -20,6 +20,7 @@ struct InstanceOptions {
   std::string user;                    // -u UID[:GID] or NAME
   std::string workdir;                 // -w DIR
   bool read_only = false;              // --read-only
+  bool tty = false;                    // -t: a terminal for the command
   std::string init;                    // --init CMD: CMD is PID 1
   std::optional<int> stop_timeout;     // --stop-timeout SECONDS
   std::string stop_command;            // --stop-command CMD

@@ -4,11 +4,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "error.hh"
@@ -61,6 +63,26 @@ void attach_to_pty(const std::string& slave_path) {
   for (int i = 0; i < 3; ++i)
     if (::dup2(fd, i) < 0) throw sys_error("pty: stdio");
   if (fd > 2) ::close(fd);
+}
+
+Fd receive_fd(int sock) {
+  char byte;
+  struct iovec iov {&byte, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  while ((n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) throw sys_error("console socket");
+  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 || !c || c->cmsg_type != SCM_RIGHTS) throw Error("console socket: no terminal received");
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  return Fd(fd);
 }
 
 int relay_pty(int master, pid_t pid) {

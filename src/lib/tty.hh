@@ -17,6 +17,9 @@ Fd open_pty_master(std::string& slave_path);
 // stdin, stdout and stderr.
 void attach_to_pty(const std::string& slave_path);
 
+// Receives one fd sent with SCM_RIGHTS over `sock` (the console socket).
+Fd receive_fd(int sock);
+
 // Copies stdin to `master` and `master` to stdout until the process `pid`
 // (a child) exits, with the caller's terminal in raw mode and window size
 // changes passed on. Returns the child's exit status (128+signal if killed).
