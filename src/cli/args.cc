@@ -74,6 +74,10 @@ bool read_instance_option(ArgReader& r, InstanceOptions& o) {
   else if (r.is("--init")) o.init = r.value();
   else if (r.is("--stop-timeout")) o.stop_timeout = r.int_value();
   else if (r.is("--stop-command")) o.stop_command = r.value();
+  else if (r.is("--cap-add")) o.cap_add.push_back(r.value());
+  else if (r.is("--cap-drop")) o.cap_drop.push_back(r.value());
+  else if (r.is("--privileged")) o.privileged = true;
+  else if (r.is("--allow-new-privs")) o.allow_new_privs = true;
   else return false;
   return true;
 }

@@ -264,6 +264,9 @@ int main(int argc, char** argv) {
   }
   if (g.main_pid == 0) g.system_mode = true;  // nothing to wait for but a stop
 
+  // No process of the instance may read this one's memory or reach the
+  // host's binary through /proc/1/exe.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   close_extra_fds();
   if (chdir("/") != 0) fail("chdir /: failed");
 

@@ -200,6 +200,9 @@ void attach_console(int console_socket) {
                                  int init_fd) {
   Gates gates;
   gates.sock = sock;
+  // Until exec, this process is mult: nothing in the instance may read its
+  // memory or open the host's binary through /proc/PID/exe.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   try {
     if (::dup2(req.stdin_fd, 0) < 0 || ::dup2(req.stdout_fd, 1) < 0 || ::dup2(req.stderr_fd, 2) < 0)
       throw sys_error("stdio");

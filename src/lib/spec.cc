@@ -750,6 +750,10 @@ int namespace_flag(const std::string& type) {
   return 0;
 }
 
+Seccomp parse_seccomp(const Json& j, const std::string& path_prefix) {
+  return parse_seccomp(Field(&j, path_prefix));
+}
+
 bool Linux::has_namespace(const std::string& type) const {
   return find_namespace(type) != nullptr;
 }
@@ -813,6 +817,10 @@ Spec load_spec_file(const std::string& path) {
   } catch (const Error& e) {
     throw Error(path + ": " + e.what(), e.code());
   }
+}
+
+std::vector<std::string> all_capabilities() {
+  return {std::begin(kCapabilities), std::end(kCapabilities)};
 }
 
 }  // namespace mult

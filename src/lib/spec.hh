@@ -196,6 +196,14 @@ Spec load_spec_file(const std::string& path);
 // /dev/shm, /dev/mqueue, /sys read-only, masked and read-only paths.
 Json default_spec_json();
 
+// Validates an OCI linux.seccomp object (the same reader parse_spec() uses
+// for linux.seccomp). Errors start with `path_prefix` as the JSON path of `j`:
+// parse_seccomp(j, "linux.seccomp") fails with "linux.seccomp.defaultAction: ...".
+Seccomp parse_seccomp(const Json& j, const std::string& path_prefix);
+
+// Every capability name this build knows, CAP_CHOWN .. CAP_CHECKPOINT_RESTORE.
+std::vector<std::string> all_capabilities();
+
 // Namespace type name -> CLONE_NEW* flag; 0 if unknown.
 int namespace_flag(const std::string& type);
 

@@ -1,5 +1,8 @@
 #include "spec_builder.hh"
 
+#include <algorithm>
+#include <sys/prctl.h>
+
 #include <climits>
 #include <cstdlib>
 
@@ -51,6 +54,49 @@ void set_env(Json& env, const std::string& kv) {
   env.push_back(kv);
 }
 
+// "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN" -> "CAP_NET_ADMIN".
+std::string capability_name(const std::string& option, const std::string& value) {
+  std::string name = value;
+  for (auto& c : name) c = char(::toupper(c));
+  if (name.rfind("CAP_", 0) != 0) name = "CAP_" + name;
+  auto all = all_capabilities();
+  if (std::find(all.begin(), all.end(), name) == all.end())
+    throw usage(option + " \"" + value + "\": unknown capability");
+  return name;
+}
+
+// Every capability mult itself may pass on (its own bounding set): a host
+// root may lack some (CAP_SYS_RESOURCE in some sandboxes).
+std::vector<std::string> grantable_capabilities() {
+  std::vector<std::string> out;
+  for (const auto& name : all_capabilities())
+    if (::prctl(PR_CAPBSET_READ, capability_number(name), 0, 0, 0) == 1) out.push_back(name);
+  return out;
+}
+
+// The capability set: the default, or all with --privileged, then the
+// drops and the adds, in that order (so --cap-drop ALL --cap-add X is X).
+Json capability_set(const InstanceOptions& o, const Json& defaults) {
+  std::vector<std::string> caps;
+  if (o.privileged) caps = grantable_capabilities();
+  else
+    for (const auto& c : defaults) caps.push_back(c.get<std::string>());
+  auto upper = [](std::string v) {
+    for (auto& c : v) c = char(::toupper(c));
+    return v;
+  };
+  for (const auto& d : o.cap_drop) {
+    if (upper(d) == "ALL") caps.clear();
+    else std::erase(caps, capability_name("--cap-drop", d));
+  }
+  for (const auto& a : o.cap_add) {
+    if (upper(a) == "ALL") caps = grantable_capabilities();
+    else if (auto n = capability_name("--cap-add", a); std::find(caps.begin(), caps.end(), n) == caps.end())
+      caps.push_back(n);
+  }
+  return caps;
+}
+
 }  // namespace
 
 Json build_spec(const Store& store, const std::string& name, const InstanceOptions& o) {
@@ -86,6 +132,13 @@ Json build_spec(const Store& store, const std::string& name, const InstanceOptio
     User u = resolve_user(o.user, rootfs);
     proc["user"] = {{"uid", u.uid}, {"gid", u.gid}};
     if (!u.additional_gids.empty()) proc["user"]["additionalGids"] = u.additional_gids;
+  }
+  Json caps = capability_set(o, proc["capabilities"]["bounding"]);
+  proc["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
+  proc["noNewPrivileges"] = !o.allow_new_privs;
+  if (o.privileged) {
+    spec["linux"].erase("maskedPaths");
+    spec["linux"].erase("readonlyPaths");
   }
   for (const auto& b : o.binds) spec["mounts"].push_back(bind_mount(b));
   for (const auto& t : o.tmpfs) {

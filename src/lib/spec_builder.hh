@@ -24,6 +24,10 @@ struct InstanceOptions {
   std::string init;                    // --init CMD: CMD is PID 1
   std::optional<int> stop_timeout;     // --stop-timeout SECONDS
   std::string stop_command;            // --stop-command CMD
+  std::vector<std::string> cap_add;    // --cap-add CAP|ALL
+  std::vector<std::string> cap_drop;   // --cap-drop CAP|ALL
+  bool privileged = false;             // --privileged: every capability, no filters
+  bool allow_new_privs = false;        // --allow-new-privs: no no_new_privs
   std::vector<std::string> command;    // CMD ARG...; empty: boot /etc/rc
 };
 

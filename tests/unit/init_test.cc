@@ -79,23 +79,35 @@ class InitInstance {
   }
   pid_t pid() const { return pid_; }
 
-  // Waits until mult-init runs with its signals blocked (before that, a
-  // signal from outside would kill the unprepared PID 1).
+  // Waits until mult-init runs and waits for signals (before that, a signal
+  // from outside would kill the unprepared PID 1). While a process sleeps in
+  // sigtimedwait, /proc shows its waited-for signals as unblocked, so look at
+  // where it sleeps too.
   bool wait_started(double timeout = 5) {
+    const std::string proc = "/proc/" + std::to_string(pid_);
     auto start = Clock::now();
     while (seconds_since(start) < timeout) {
-      FILE* f = fopen(("/proc/" + std::to_string(pid_) + "/status").c_str(), "r");
-      if (!f) return false;
-      char line[256];
-      unsigned long long blocked = 0;
-      while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "SigBlk:", 7) == 0) blocked = strtoull(line + 7, nullptr, 16);
+      char exe[4096] = {0};
+      if (readlink((proc + "/exe").c_str(), exe, sizeof exe - 1) > 0 &&
+          strcmp(exe, MULT_INIT_BIN) == 0) {
+        std::string wchan = read_small(proc + "/wchan");
+        std::string syscall = read_small(proc + "/syscall");
+        if (wchan.find("sigtimedwait") != std::string::npos ||
+            syscall.rfind(std::to_string(SYS_rt_sigtimedwait) + " ", 0) == 0)
+          return true;
       }
-      fclose(f);
-      if (blocked != 0) return true;
       usleep(5000);
     }
     return false;
+  }
+
+  static std::string read_small(const std::string& path) {
+    FILE* f = fopen(path.c_str(), "r");
+    if (!f) return "";
+    char buf[256];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    return std::string(buf, n);
   }
 
   // Waits for a line written by the main process to fd 3.
