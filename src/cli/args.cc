@@ -37,6 +37,8 @@ std::string ArgReader::value() {
   return args_[i_++];
 }
 
+std::string ArgReader::inline_value() const { return has_inline_ ? inline_value_ : ""; }
+
 int ArgReader::int_value() {
   std::string v = value();
   char* end = nullptr;
@@ -78,6 +80,8 @@ bool read_instance_option(ArgReader& r, InstanceOptions& o) {
   else if (r.is("--cap-drop")) o.cap_drop.push_back(r.value());
   else if (r.is("--privileged")) o.privileged = true;
   else if (r.is("--allow-new-privs")) o.allow_new_privs = true;
+  else if (r.is("--userns")) o.userns = r.inline_value();
+  else if (r.is("--seccomp")) o.seccomp = r.value();
   else return false;
   return true;
 }

@@ -25,6 +25,8 @@ class ArgReader {
   bool is(const char* long_name, const char* short_name = nullptr);
   // The current option's value (from --opt=value or the next word).
   std::string value();
+  // The value after "=" of an option whose value is optional ("" if none).
+  std::string inline_value() const;
   int int_value();
   std::string next_word(const char* what);  // a required positional
   Args rest();

@@ -19,6 +19,7 @@
 #include "error.hh"
 #include "launch.hh"
 #include "tty.hh"
+#include "userns.hh"
 
 namespace mult {
 
@@ -171,6 +172,7 @@ void Engine::cleanup_runtime(const std::string& name, const RuntimeState* state)
     cg.kill_all();
     cg.remove();
   }
+  release_id_range(store_, name);
   remove_tree(store_.runtime_dir(name));
 }
 
@@ -183,8 +185,8 @@ std::optional<RuntimeState> Engine::live_state(const std::string& name) {
 
 // Starts `spec` as instance `name`, whose runtime dir this call makes.
 // Shared by start and run; the caller holds the lock.
-static Instance start_instance(const Store& store, const std::string& name, const Json& doc,
-                               const Spec& spec, bool detach, bool ephemeral) {
+static Instance start_instance(const Store& store, const std::string& name, Json doc, Spec spec,
+                               bool detach, bool ephemeral) {
   make_dirs(store.run(), 0711);
   std::string dir = store.runtime_dir(name);
   if (::mkdir(dir.c_str(), 0700) != 0) {
@@ -192,8 +194,15 @@ static Instance start_instance(const Store& store, const std::string& name, cons
     throw sys_error("instance \"" + name + "\"");
   }
   try {
+    if (annotation(spec, kAnnotationUserns) == "auto") {
+      IdMapping range{0, lease_id_range(store, name), kIdRangeSize};
+      spec.linux.uid_mappings = spec.linux.gid_mappings = {range};
+      Json map = Json::array({{{"containerID", 0}, {"hostID", range.host_id}, {"size", range.size}}});
+      doc["linux"]["uidMappings"] = doc["linux"]["gidMappings"] = map;
+    }
     write_file_atomic(dir + "/config.json", doc.dump() + "\n", 0600, Durability::kVolatile);
     LaunchRequest req{name, cgroup_path_of(spec, name)};
+    req.seccomp_cache_dir = store.seccomp_cache();
     Fd in, out;
     if (detach) {
       in.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -226,6 +235,7 @@ static Instance start_instance(const Store& store, const std::string& name, cons
     write_state(store, st);
     return inst;
   } catch (...) {
+    release_id_range(store, name);
     remove_tree(dir);
     throw;
   }
@@ -273,6 +283,7 @@ int Engine::run(const std::string& name, const Json& doc, const RunOptions& opts
   inst->cgroup().kill_all();
   inst->cgroup().remove();
   inst.reset();
+  release_id_range(store_, name);
   remove_tree(store_.runtime_dir(name));
   if (!opts.keep) lock.forget();
   return status;

@@ -12,6 +12,7 @@
 
 #include "cgroup.hh"
 #include "engine.hh"
+#include "enter.hh"
 #include "error.hh"
 #include "launch.hh"
 #include "process.hh"
@@ -48,6 +49,8 @@ int namespaces_to_join(pid_t pid) {
   return flags;
 }
 
+}  // namespace
+
 void override_env(std::vector<std::string>& env, const std::vector<std::string>& extra) {
   for (const auto& kv : extra) {
     auto key = kv.substr(0, kv.find('=') + 1);
@@ -56,33 +59,28 @@ void override_env(std::vector<std::string>& env, const std::vector<std::string>&
   }
 }
 
-}  // namespace
-
-int Engine::exec(const std::string& name, const ExecRequest& req) {
-  check_name(name);
-  if (req.args.empty()) throw Error("exec: no command given", kExitUsage);
-  auto state = read_state(store_, name);
-  if (!state || !is_alive(*state)) throw Error("instance \"" + name + "\": not running");
-  Fd pidfd(int(::syscall(SYS_pidfd_open, state->pid, 0)));
-  if (!pidfd || !is_alive(*state)) throw Error("instance \"" + name + "\": not running");
-  Spec spec = load_spec(name);
-  Process proc = spec.process.value_or(Process{});
-  proc.args = req.args;
-  proc.terminal = req.tty;
-  override_env(proc.env, req.env);
-  if (!req.cwd.empty()) proc.cwd = req.cwd;
+Entered enter_instance(pid_t init, const std::string& cgroup_path, const Process& process,
+                       const EnterOptions& opts, const std::string& what) {
+  if (process.args.empty()) throw Error("exec: no command given", kExitUsage);
+  auto alive = [&] {
+    uint64_t t = process_start_time(init);
+    return t != 0 && (opts.start_time == 0 || t == opts.start_time);
+  };
+  Fd pidfd(int(::syscall(SYS_pidfd_open, init, 0)));
+  if (!pidfd || !alive()) throw Error(what + ": not running");
+  Process proc = process;
 
   // Nothing inside may reach this process's memory or its host binary.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  Cgroup::open(CgroupLayout::host(), state->cgroup_path).add_process(::getpid());
-  int flags = namespaces_to_join(state->pid);
-  if (flags && ::setns(pidfd.get(), flags) != 0)
-    throw sys_error("instance \"" + name + "\": join namespaces");
-  if (!req.user.empty()) proc.user = resolve_user(req.user, "/");
+  Cgroup::open(CgroupLayout::host(), cgroup_path).add_process(::getpid());
+  int flags = namespaces_to_join(init);
+  if (flags && ::setns(pidfd.get(), flags) != 0) throw sys_error(what + ": join namespaces");
+  if (!opts.user.empty()) proc.user = resolve_user(opts.user, "/");
 
+  const bool tty = proc.terminal;
   std::string slave;
   Fd master;
-  if (req.tty) master = open_pty_master(slave);
+  if (tty) master = open_pty_master(slave);
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) throw sys_error("pipe");
   Fd report_r(report[0]), report_w(report[1]);
@@ -94,13 +92,12 @@ int Engine::exec(const std::string& name, const ExecRequest& req) {
     int code = kExitRunFailed;
     std::string msg;
     try {
-      if (req.tty) attach_to_pty(slave);
+      if (tty) attach_to_pty(slave);
       else ::setpgid(0, 0);
       if (proc.capabilities) limit_bounding_set(*proc.capabilities);
       apply_rlimits(proc);
-      become_user_with_caps(proc);
-      enter_cwd(proc);
-      ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+      become_process(proc, opts.seccomp ? &*opts.seccomp : nullptr);
+      ::syscall(SYS_close_range, 3U + unsigned(opts.preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
       exec_process(proc);
       int err = errno;
       code = err == ENOENT ? kExitNotFound : kExitNotExecutable;
@@ -122,8 +119,32 @@ int Engine::exec(const std::string& name, const ExecRequest& req) {
     ::waitpid(pid, &status, 0);
     throw Error(std::string(buf, size_t(n)), WIFEXITED(status) ? WEXITSTATUS(status) : kExitRunFailed);
   }
-  if (req.tty) return relay_pty(master.get(), pid);
-  return wait_forwarding_signals(pid);
+  Entered out;
+  out.pid = pid;
+  if (tty && opts.console_socket >= 0) send_fd(opts.console_socket, master.get());
+  else out.master = std::move(master);
+  return out;
+}
+
+int Engine::exec(const std::string& name, const ExecRequest& req) {
+  check_name(name);
+  if (req.args.empty()) throw Error("exec: no command given", kExitUsage);
+  auto state = read_state(store_, name);
+  if (!state || !is_alive(*state)) throw Error("instance \"" + name + "\": not running");
+  Spec spec = load_spec(name);
+  Process proc = spec.process.value_or(Process{});
+  proc.args = req.args;
+  proc.terminal = req.tty;
+  override_env(proc.env, req.env);
+  if (!req.cwd.empty()) proc.cwd = req.cwd;
+  EnterOptions opts;
+  opts.user = req.user;
+  opts.start_time = state->start_time;
+  if (spec.linux.seccomp) opts.seccomp = load_seccomp(*spec.linux.seccomp, store_.seccomp_cache());
+  Entered e = enter_instance(state->pid, state->cgroup_path, proc, opts,
+                             "instance \"" + name + "\"");
+  if (e.master) return relay_pty(e.master.get(), e.pid);
+  return wait_forwarding_signals(e.pid);
 }
 
 }  // namespace mult

@@ -4,6 +4,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <optional>
 #include <cstring>
 #include <utility>
 
@@ -21,6 +23,7 @@
 #include "net.hh"
 #include "process.hh"
 #include "tty.hh"
+#include "userns.hh"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -39,6 +42,7 @@ namespace {
 constexpr char kGo = 'G';
 constexpr char kFailed = 'E';
 constexpr char kCreated = 'N';  // namespaces made: mult may run its hooks
+constexpr char kWaiting = 'W';  // OCI create: set up, blocked on the start fifo
 
 [[noreturn]] void fail_to_parent(int sock, int code, const std::string& msg) {
   std::string packet(1, kFailed);
@@ -99,12 +103,28 @@ bool makes_namespace(const Spec& spec, const char* type) {
   return ns && ns->path.empty();
 }
 
+// In a new user namespace, once mult has written its maps: become its root,
+// so that what it makes is owned by the instance's root.
+void become_namespace_root() {
+  if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0)
+    throw sys_error("user namespace: become root");
+  ::setgroups(0, nullptr);
+}
+
+Fd open_userns(pid_t pid) {
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw sys_error("user namespace");
+  return fd;
+}
+
 // What the command's process needs from the instance's side.
 struct Gates {
   int sock = -1;             // the report socket
   int start_fifo = -1;       // O_PATH fd of the start fifo, or -1
   int console_socket = -1;   // where the pty master goes, or -1
   std::string state_json;    // for in-instance hooks
+  std::optional<SeccompProgram> seccomp;  // compiled (or cached) by mult
 };
 
 int open_path(const std::string& path) {
@@ -139,21 +159,7 @@ void attach_console(int console_socket) {
   std::string slave;
   Fd master = open_pty_master(slave);
   attach_to_pty(slave);
-  char byte = 'T';
-  struct iovec iov {&byte, 1};
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  int fd = master.get();
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  if (::sendmsg(console_socket, &msg, MSG_NOSIGNAL) < 0) throw sys_error("console socket");
+  send_fd(console_socket, master.get());
 }
 
 // The instance's command, in a process of its own: limits, identity,
@@ -164,11 +170,16 @@ void attach_console(int console_socket) {
     if (!p.terminal || gates.console_socket < 0) ::setsid();
     apply_rlimits(p);
     if (p.oom_score_adj) set_oom_score_adj(*p.oom_score_adj);
-    if (gates.start_fifo >= 0) wait_for_start(gates.start_fifo);
-    run_hooks(spec.hooks.start_container, gates.state_json, "startContainer");
+    // The terminal exists by the end of OCI create: the console socket's
+    // owner (conmon, containerd's shim) waits for it there.
     if (p.terminal && gates.console_socket >= 0) attach_console(gates.console_socket);
-    become_user_with_caps(p);
-    enter_cwd(p);
+    if (gates.start_fifo >= 0) {
+      // launch() returns now; an error after this is the command's exit status.
+      if (::send(gates.sock, &kWaiting, 1, MSG_NOSIGNAL) != 1) throw sys_error("report created");
+      wait_for_start(gates.start_fifo);
+    }
+    run_hooks(spec.hooks.start_container, gates.state_json, "startContainer");
+    become_process(p, gates.seccomp ? &*gates.seccomp : nullptr);
     // Only 0, 1, 2 and the preserved fds cross into the command; ours close on exec.
     ::syscall(SYS_close_range, 3U + unsigned(req.preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
     exec_process(p);
@@ -197,9 +208,10 @@ void attach_console(int console_socket) {
 // The instance's side, from its first instruction to its init: the order in
 // which an instance is made.
 [[noreturn]] void build_instance(const Spec& spec, const LaunchRequest& req, int sock,
-                                 int init_fd) {
+                                 int init_fd, std::optional<SeccompProgram> seccomp) {
   Gates gates;
   gates.sock = sock;
+  gates.seccomp = std::move(seccomp);
   // Until exec, this process is mult: nothing in the instance may read its
   // memory or open the host's binary through /proc/PID/exe.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -208,7 +220,9 @@ void attach_console(int console_socket) {
       throw sys_error("stdio");
     ::setsid();
     char go = 0;
-    if (::recv(sock, &go, 1, 0) != 1 || go != kGo) ::_exit(kExitRunFailed);  // mult gave up
+    Fd root_tree = receive_message(sock, go);        // cgroups joined, IDs mapped
+    if (go != kGo) ::_exit(kExitRunFailed);          // mult gave up
+    if (makes_namespace(spec, "user")) become_namespace_root();
 
     join_namespace_paths(spec);                      // namespaces given by path
     if (makes_namespace(spec, "cgroup") && ::unshare(CLONE_NEWCGROUP) != 0)
@@ -219,7 +233,7 @@ void attach_console(int console_socket) {
     if (req.on_created) gates.state_json = await_created(sock);  // prestart, createRuntime hooks
     if (!req.start_fifo.empty()) gates.start_fifo = open_path(req.start_fifo);
     gates.console_socket = req.console_socket;
-    setup_rootfs(spec, spec.root.path, [&] {         // mounts, /dev, pivot_root
+    setup_rootfs(spec, spec.root.path, root_tree.get(), [&] {  // mounts, /dev, pivot_root
       run_hooks(spec.hooks.create_container, gates.state_json, "createContainer");
     });
     if (spec.process && spec.process->capabilities)
@@ -250,17 +264,6 @@ void attach_console(int console_socket) {
   } catch (const Error& e) {
     fail_to_parent(sock, kExitRunFailed, e.what());
   }
-}
-
-void write_id_map(pid_t pid, const char* file, const std::vector<IdMapping>& map) {
-  if (map.empty()) return;
-  std::string text;
-  for (const auto& m : map)
-    text += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
-            std::to_string(m.size) + "\n";
-  std::string path = "/proc/" + std::to_string(pid) + "/" + file;
-  Fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd || ::write(fd.get(), text.data(), text.size()) < 0) throw sys_error(std::string(file));
 }
 
 pid_t clone_instance(uint64_t flags, int cgroup_fd, int* pidfd) {
@@ -374,6 +377,9 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
 
   Instance inst;
   inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path, controllers_needed(spec));
+  // Compiled here, in mult, once: the instance only installs it.
+  std::optional<SeccompProgram> seccomp;
+  if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);
   Fd init_bin(::open(mult_init_path().c_str(), O_RDONLY | O_CLOEXEC));
   if (!init_bin) throw sys_error("mult-init \"" + mult_init_path() + "\"");
   int socks[2];
@@ -392,18 +398,20 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (pid < 0) throw sys_error("clone instance");
   if (pid == 0) {
     ours.reset();
-    build_instance(spec, req, theirs.get(), init_bin.get());
+    build_instance(spec, req, theirs.get(), init_bin.get(), std::move(seccomp));
   }
   inst.pid_ = pid;
   inst.pidfd_.reset(pidfd);
   theirs.reset();
 
   inst.cgroup_.add_process(pid, /*skip_unified=*/cgfd >= 0);
+  Fd root_tree;
   if (flags & CLONE_NEWUSER) {
-    write_id_map(pid, "uid_map", spec.linux.uid_mappings);
-    write_id_map(pid, "gid_map", spec.linux.gid_mappings);
+    write_id_maps(pid, spec.linux.uid_mappings, spec.linux.gid_mappings);
+    // Root's files appear inside as they are on disk, without a chown.
+    if (::geteuid() == 0) root_tree = idmapped_tree(rootfs, open_userns(pid).get());
   }
-  if (::send(ours.get(), &kGo, 1, MSG_NOSIGNAL) != 1) throw sys_error("start instance");
+  send_fd(ours.get(), kGo, root_tree.get());
 
   for (;;) {
     char buf[4096];
@@ -411,6 +419,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw sys_error("start instance");
     if (n == 0) return inst;  // every process of the instance has exec'd
+    if (buf[0] == kWaiting && !req.start_fifo.empty()) return inst;  // OCI create is done
     if (buf[0] == kFailed && n > 2) throw Error(std::string(buf + 2, size_t(n - 2)), buf[1]);
     if (buf[0] == kCreated && req.on_created) {
       std::string reply = std::string(1, kGo) + req.on_created(pid);

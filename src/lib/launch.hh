@@ -23,6 +23,8 @@ inline constexpr const char* kAnnotationPid1 = "org.mult.pid1";
 // "rc": a booted system instance: runs /etc/rc when the rootfs has one and
 // stays up until stopped.
 inline constexpr const char* kAnnotationBoot = "org.mult.boot";
+// "auto": the engine leases the instance a user ID range of its own.
+inline constexpr const char* kAnnotationUserns = "org.mult.userns";
 inline constexpr int kDefaultStopTimeout = 10;
 
 struct LaunchRequest {
@@ -30,12 +32,15 @@ struct LaunchRequest {
   std::string cgroup_path;     // from the spec, or mult/NAME
   int stdin_fd = 0, stdout_fd = 1, stderr_fd = 2;
   // OCI create: the command blocks, set up, until this fifo is opened for
-  // reading (mult-oci start).
+  // reading (mult-oci start); launch() returns once it blocks there (its
+  // terminal, if any, already sent over console_socket).
   std::string start_fifo;
   // With process.terminal: the pty master is sent over this socket.
   int console_socket = -1;
   // fds 3 .. 3+preserve_fds-1 stay open in the command.
   int preserve_fds = 0;
+  // Where compiled seccomp filters are kept between starts ("": nowhere).
+  std::string seccomp_cache_dir;
   // Called in mult once the instance's namespaces exist, before its root is
   // built (prestart and createRuntime hooks); returns the state JSON that
   // the in-instance hooks get. Throwing aborts the launch.

@@ -1,6 +1,7 @@
 #include "mounts.hh"
 
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -138,12 +139,13 @@ void mount_one(int rootfd, const Mount& m) {
 
 struct DefaultDevice {
   const char* name;
-  unsigned major, minor;
 };
 constexpr DefaultDevice kDefaultDevices[] = {
-    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7},
-    {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+    {"null"}, {"zero"}, {"full"}, {"random"}, {"urandom"}, {"tty"},
 };
+
+void bind_host_device(int rootfd, const std::string& path);
+void bind_device_onto_itself(int dir, const std::string& leaf, const std::string& path);
 
 // Device nodes work only where a mount allows them: the root and /dev are
 // mounted nodev, so a node made inside (CAP_MKNOD) opens nothing. Each
@@ -158,19 +160,39 @@ void make_device(int rootfd, const std::string& path, char type, unsigned major,
   if (!dir) throw sys_error("device \"" + path + "\"");
   mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
   ::unlinkat(dir.get(), leaf.c_str(), 0);
-  if (::mknodat(dir.get(), leaf.c_str(), kind | perm, makedev(major, minor)) != 0)
+  if (::mknodat(dir.get(), leaf.c_str(), kind | perm, makedev(major, minor)) != 0) {
+    struct stat host;
+    // In a user namespace mknod is refused: the host's node, if it is the same device.
+    if (errno == EPERM && ::stat(path.c_str(), &host) == 0 && (host.st_mode & S_IFMT) == kind &&
+        host.st_rdev == makedev(major, minor))
+      return bind_host_device(rootfd, path);
     throw sys_error("device \"" + path + "\"");
+  }
   // mknod is subject to umask: set the mode the spec asked for.
   if (::fchmodat(dir.get(), leaf.c_str(), perm, 0) != 0 ||
       ::fchownat(dir.get(), leaf.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
     throw sys_error("device \"" + path + "\"");
   if (kind == S_IFIFO) return;
-  Fd node(::openat(dir.get(), leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  bind_device_onto_itself(dir.get(), leaf, path);
+}
+
+// Gives the instance the host's own node at `path`: an empty file in the
+// instance's /dev with the host node bound over it. Works in a user
+// namespace too, where mknod does not.
+void bind_host_device(int rootfd, const std::string& path) {
+  Fd target = open_or_make(rootfd, path, true);
+  std::string t = fd_path(target.get());
+  if (::mount(path.c_str(), t.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    throw sys_error("device \"" + path + "\"");
+}
+
+void bind_device_onto_itself(int dir, const std::string& leaf, const std::string& path) {
+  Fd node(::openat(dir, leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!node) throw sys_error("device \"" + path + "\"");
   std::string p = fd_path(node.get());
   if (::mount(p.c_str(), p.c_str(), nullptr, MS_BIND, nullptr) != 0)
     throw sys_error("device \"" + path + "\"");
-  Fd bound(::openat(dir.get(), leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  Fd bound(::openat(dir, leaf.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   std::string bp = fd_path(bound.get());
   if (!bound || ::mount(nullptr, bp.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC,
                         nullptr) != 0)
@@ -199,8 +221,7 @@ bool mounts_tmpfs_dev(const Spec& spec) {
 
 void populate_dev(int rootfd, const Spec& spec) {
   if (mounts_tmpfs_dev(spec)) {
-    for (const auto& d : kDefaultDevices)
-      make_device(rootfd, std::string("/dev/") + d.name, 'c', d.major, d.minor, 0666, 0, 0);
+    for (const auto& d : kDefaultDevices) bind_host_device(rootfd, std::string("/dev/") + d.name);
     make_dev_links(rootfd);
   }
   for (const auto& d : spec.linux.devices) {
@@ -291,14 +312,18 @@ MountFlags parse_mount_options(const std::vector<std::string>& options, const st
   return out;
 }
 
-void setup_rootfs(const Spec& spec, const std::string& rootfs,
+void setup_rootfs(const Spec& spec, const std::string& rootfs, int root_tree,
                   const std::function<void()>& before_pivot) {
   unsigned long root_prop = propagation_flags(spec.linux.rootfs_propagation);
   // Nothing we mount may propagate back to the host.
   unsigned long host_prop = MS_REC | ((root_prop & (MS_SHARED | MS_SLAVE)) ? MS_SLAVE : MS_PRIVATE);
   if (::mount(nullptr, "/", nullptr, host_prop, nullptr) != 0)
     throw sys_error("rootfs: make / private");
-  if (::mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+  bool attached = root_tree >= 0
+                      ? ::syscall(SYS_move_mount, root_tree, "", AT_FDCWD, rootfs.c_str(),
+                                  MOVE_MOUNT_F_EMPTY_PATH) == 0
+                      : ::mount(rootfs.c_str(), rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0;
+  if (!attached ||
       ::mount(nullptr, rootfs.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_NODEV, nullptr) != 0)
     throw sys_error("rootfs \"" + rootfs + "\"");
   Fd rootfd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

@@ -29,8 +29,9 @@ unsigned long propagation_flags(const std::string& name);
 // resolved inside it, never through a symlink out of it), /dev, pivot_root
 // with the old root detached, sysctls, masked and read-only paths.
 // `before_pivot` runs once the mounts are made, still in the host's view
-// (for OCI createContainer hooks).
-void setup_rootfs(const Spec& spec, const std::string& rootfs,
+// (for OCI createContainer hooks). `root_tree`, when >= 0, is a detached
+// (idmapped) mount of the rootfs to use instead of a plain bind mount.
+void setup_rootfs(const Spec& spec, const std::string& rootfs, int root_tree = -1,
                   const std::function<void()>& before_pivot = {});
 
 }  // namespace mult

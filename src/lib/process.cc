@@ -120,6 +120,13 @@ void enter_cwd(const Process& process) {
   if (::chdir(process.cwd.c_str()) != 0) throw sys_error("cwd \"" + process.cwd + "\"");
 }
 
+void become_process(const Process& process, const SeccompProgram* filter) {
+  if (filter && !process.no_new_privileges) install_seccomp(*filter);
+  become_user_with_caps(process);
+  enter_cwd(process);
+  if (filter && process.no_new_privileges) install_seccomp(*filter);
+}
+
 void exec_process(const Process& process) {
   std::vector<char*> argv, envp;
   for (const auto& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));

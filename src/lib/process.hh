@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "seccomp.hh"
 #include "spec.hh"
 
 namespace mult {
@@ -21,6 +22,13 @@ void limit_bounding_set(const Capabilities& caps);
 void become_user_with_caps(const Process& process);
 // The working directory (made nowhere: it must exist).
 void enter_cwd(const Process& process);
+
+// The last steps before exec, shared by an instance's command and mult exec:
+// identity and capabilities, the working directory, and the seccomp filter,
+// installed after the identity change when no_new_privs is on (so the
+// filter need not allow setuid and the like), before it otherwise (it needs
+// the privileges then).
+void become_process(const Process& process, const SeccompProgram* filter);
 
 // Resolves args[0] through PATH of the process's environment and execs it.
 // Returns only on failure, with errno set.

@@ -10,6 +10,8 @@
 #include "image.hh"
 #include "launch.hh"
 #include "process.hh"
+#include "seccomp.hh"
+#include "userns.hh"
 
 namespace mult {
 
@@ -97,6 +99,34 @@ Json capability_set(const InstanceOptions& o, const Json& defaults) {
   return caps;
 }
 
+// The user namespace asked for, as namespace and mappings. "auto" leaves the
+// mappings to the engine, which leases a range when the instance starts.
+void add_user_namespace(Json& spec, const std::string& mode) {
+  uint32_t host = 0, size = kIdRangeSize;
+  if (mode == "auto") {
+    spec["annotations"][kAnnotationUserns] = "auto";
+  } else if (mode.empty()) {
+    auto ranges = subordinate_ids("/etc/subuid", "root", 0);
+    if (ranges.empty())
+      throw usage("--userns: no subordinate IDs for root in /etc/subuid "
+                  "(add a line such as root:100000:65536, or use --userns=auto)");
+    host = ranges[0].host_id;
+    size = std::min(ranges[0].size, kIdRangeSize);
+  } else {
+    char* end = nullptr;
+    unsigned long h = std::strtoul(mode.c_str(), &end, 10);
+    unsigned long n = *end == ':' ? std::strtoul(end + 1, &end, 10) : kIdRangeSize;
+    if (mode.empty() || *end || h == 0 || n == 0 || h + n > 0xffffffffUL)
+      throw usage("--userns=" + mode + ": expected auto or HOSTID[:SIZE]");
+    host = uint32_t(h);
+    size = uint32_t(n);
+  }
+  spec["linux"]["namespaces"].push_back({{"type", "user"}});
+  Json map = Json::array({{{"containerID", 0}, {"hostID", host}, {"size", size}}});
+  spec["linux"]["uidMappings"] = map;
+  spec["linux"]["gidMappings"] = map;
+}
+
 }  // namespace
 
 Json build_spec(const Store& store, const std::string& name, const InstanceOptions& o) {
@@ -108,7 +138,8 @@ Json build_spec(const Store& store, const std::string& name, const InstanceOptio
   spec["root"]["readonly"] = o.read_only;
   spec["hostname"] = o.hostname.empty() ? name : o.hostname;
   Json& proc = spec["process"];
-  Json& ann = spec["annotations"] = Json::object();
+  spec["annotations"] = Json::object();
+  Json& ann = spec["annotations"];
 
   if (!o.init.empty()) {
     if (o.init[0] != '/') throw usage("--init \"" + o.init + "\": must be an absolute path");
@@ -139,6 +170,24 @@ Json build_spec(const Store& store, const std::string& name, const InstanceOptio
   if (o.privileged) {
     spec["linux"].erase("maskedPaths");
     spec["linux"].erase("readonlyPaths");
+  }
+  if (o.userns) add_user_namespace(spec, *o.userns);
+  if (o.seccomp == "unconfined" || o.privileged) {
+    // no filter
+  } else if (!o.seccomp.empty()) {
+    std::string text;
+    try {
+      text = read_file(o.seccomp);
+      spec["linux"]["seccomp"] = Json::parse(text);
+    } catch (const Json::exception& e) {
+      throw usage("--seccomp \"" + o.seccomp + "\": invalid JSON: " + e.what());
+    } catch (const Error& e) {
+      throw usage("--seccomp: " + std::string(e.what()));
+    }
+  } else {
+    std::vector<std::string> granted;
+    for (const auto& c : caps) granted.push_back(c.get<std::string>());
+    spec["linux"]["seccomp"] = default_seccomp_profile_json(granted);
   }
   for (const auto& b : o.binds) spec["mounts"].push_back(bind_mount(b));
   for (const auto& t : o.tmpfs) {

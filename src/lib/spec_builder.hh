@@ -28,6 +28,8 @@ struct InstanceOptions {
   std::vector<std::string> cap_drop;   // --cap-drop CAP|ALL
   bool privileged = false;             // --privileged: every capability, no filters
   bool allow_new_privs = false;        // --allow-new-privs: no no_new_privs
+  std::optional<std::string> userns;   // --userns[=auto|HOSTID[:SIZE]]
+  std::string seccomp;                 // --seccomp FILE|unconfined
   std::vector<std::string> command;    // CMD ARG...; empty: boot /etc/rc
 };
 

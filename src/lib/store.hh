@@ -25,6 +25,8 @@ class Store {
   std::string definition_dir(std::string_view name) const;
   std::string images_dir() const { return lib_ + "/images"; }
   std::string runtime_dir(std::string_view name) const;
+  // Compiled seccomp filters, kept between starts (gone with a reboot).
+  std::string seccomp_cache() const { return run_ + "/seccomp"; }
 
  private:
   std::string lib_, run_;

@@ -65,9 +65,32 @@ void attach_to_pty(const std::string& slave_path) {
   if (fd > 2) ::close(fd);
 }
 
-Fd receive_fd(int sock) {
-  char byte;
-  struct iovec iov {&byte, 1};
+void send_fd(int sock, int fd) { send_fd(sock, 'T', fd); }
+
+void send_fd(int sock, char tag, int fd) {
+  struct iovec iov {&tag, 1};
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (fd >= 0) {
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  }
+  ssize_t n;
+  while ((n = ::sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+  }
+  if (n < 0) throw sys_error("send fd");
+}
+
+Fd receive_message(int sock, char& tag) {
+  tag = 0;
+  struct iovec iov {&tag, 1};
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   struct msghdr msg {};
   msg.msg_iov = &iov;
@@ -77,12 +100,19 @@ Fd receive_fd(int sock) {
   ssize_t n;
   while ((n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
   }
-  if (n < 0) throw sys_error("console socket");
+  if (n < 0) throw sys_error("receive fd");
   struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (n == 0 || !c || c->cmsg_type != SCM_RIGHTS) throw Error("console socket: no terminal received");
+  if (n == 0 || !c || c->cmsg_type != SCM_RIGHTS) return Fd();
   int fd;
   std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
   return Fd(fd);
+}
+
+Fd receive_fd(int sock) {
+  char tag;
+  Fd fd = receive_message(sock, tag);
+  if (!fd) throw Error("console socket: no terminal received");
+  return fd;
 }
 
 int relay_pty(int master, pid_t pid) {

@@ -17,7 +17,14 @@ Fd open_pty_master(std::string& slave_path);
 // stdin, stdout and stderr.
 void attach_to_pty(const std::string& slave_path);
 
-// Receives one fd sent with SCM_RIGHTS over `sock` (the console socket).
+// Sends `fd` with SCM_RIGHTS over the unix socket `sock` (a console socket:
+// the pty master, as conmon and containerd's shim expect it).
+void send_fd(int sock, int fd);
+// Sends the byte `tag`, with `fd` attached (SCM_RIGHTS) when it is >= 0.
+void send_fd(int sock, char tag, int fd);
+// Receives one message of send_fd: its tag, and its fd if one came.
+Fd receive_message(int sock, char& tag);
+// Receives one fd sent with send_fd (the console socket); throws without one.
 Fd receive_fd(int sock);
 
 // Copies stdin to `master` and `master` to stdout until the process `pid`

@@ -1,0 +1,57 @@
+// Seccomp: the default profile of an instance, compiling an OCI linux.seccomp
+// profile to a classic BPF program (through libseccomp), a cache of compiled
+// programs (compiling costs real time on the start path), and installing a
+// program in the calling process.
+#pragma once
+#include <linux/filter.h>
+
+#include <string>
+#include <vector>
+
+#include "spec.hh"
+
+namespace mult {
+
+// The default profile, in OCI linux.seccomp JSON form: everything is allowed
+// but a deny list of calls that reach kernel state an instance must not touch
+// (modules, kexec, keyrings, the host's clocks, new mounts and namespaces, ...).
+// Calls that only a capability in `granted_caps` ("CAP_SYS_ADMIN", ...) would
+// make work are allowed then. reboot stays allowed: in a PID namespace it
+// kills the namespace's init, which is how an instance stops itself.
+Json default_seccomp_profile_json(const std::vector<std::string>& granted_caps);
+
+// A compiled filter: what seccomp(SECCOMP_SET_MODE_FILTER) takes.
+struct SeccompProgram {
+  std::vector<struct sock_filter> insns;
+  unsigned flags = 0;  // SECCOMP_FILTER_FLAG_* from the profile's flags
+};
+
+// Compiles `profile` with libseccomp. Syscall names libseccomp does not know
+// on any architecture are skipped (profiles list calls a kernel may lack).
+// Errors name the field: "linux.seccomp.syscalls[3]: ...".
+SeccompProgram compile_seccomp(const Seccomp& profile);
+
+// compile_seccomp() through a cache in `cache_dir` (made if missing; "" means
+// no cache): <cache_dir>/<hash>.bpf, keyed by the whole profile, the
+// libseccomp version and the native architecture. A cache file that is
+// short, corrupt or made for another profile is ignored and rewritten.
+// Failing to write the cache is not an error.
+SeccompProgram load_seccomp(const Seccomp& profile, const std::string& cache_dir);
+
+// The cache file load_seccomp() uses for `profile` in `cache_dir`.
+std::string seccomp_cache_path(const Seccomp& profile, const std::string& cache_dir);
+// Writes `program` as the cache entry of `profile` at `path` (atomically,
+// mode 0600). Throws Error on failure.
+void write_seccomp_cache(const std::string& path, const Seccomp& profile,
+                         const SeccompProgram& program);
+
+// Installs `program` as a filter of the calling thread (of every thread with
+// SECCOMP_FILTER_FLAG_TSYNC). The caller must have set no_new_privs or hold
+// CAP_SYS_ADMIN.
+void install_seccomp(const SeccompProgram& program);
+
+// Validates an OCI linux.seccomp object read from `where` (a file name, for
+// `--seccomp FILE`); errors start with "where: ".
+Seccomp parse_seccomp_json(const Json& j, const std::string& where);
+
+}  // namespace mult
