@@ -63,7 +63,27 @@ void ArgReader::unknown() const {
   throw Error(command_ + ": unknown option " + current_ + " (see mult --help)", kExitUsage);
 }
 
+bool read_limit_option(ArgReader& r, LimitOptions& l) {
+  if (r.is("--memory", "-m")) l.memory = r.value();
+  else if (r.is("--memory-swap")) l.memory_swap = r.value();
+  else if (r.is("--memory-reservation")) l.memory_reservation = r.value();
+  else if (r.is("--cpus")) l.cpus = r.value();
+  else if (r.is("--cpu-shares")) l.cpu_shares = r.value();
+  else if (r.is("--cpuset-cpus")) l.cpuset_cpus = r.value();
+  else if (r.is("--cpuset-mems")) l.cpuset_mems = r.value();
+  else if (r.is("--pids-limit")) l.pids_limit = r.value();
+  else if (r.is("--io-weight")) l.io_weight = r.value();
+  else if (r.is("--device-read-bps")) l.device_read_bps.push_back(r.value());
+  else if (r.is("--device-write-bps")) l.device_write_bps.push_back(r.value());
+  else if (r.is("--device-read-iops")) l.device_read_iops.push_back(r.value());
+  else if (r.is("--device-write-iops")) l.device_write_iops.push_back(r.value());
+  else if (r.is("--hugetlb")) l.hugetlb.push_back(r.value());
+  else return false;
+  return true;
+}
+
 bool read_instance_option(ArgReader& r, InstanceOptions& o) {
+  if (read_limit_option(r, o.limits)) return true;
   if (r.is("--rootfs")) o.rootfs = r.value();
   else if (r.is("--image")) o.image = r.value();
   else if (r.is("--hostname")) o.hostname = r.value();

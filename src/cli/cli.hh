@@ -40,6 +40,8 @@ class ArgReader {
   bool has_inline_ = false;
 };
 
+// --memory, --cpus ... (run, create, update); false if `r` is not at one.
+bool read_limit_option(ArgReader& r, LimitOptions& l);
 // Instance options shared by run and create; false if `r` is not at one.
 bool read_instance_option(ArgReader& r, InstanceOptions& o);
 
@@ -53,6 +55,8 @@ int cmd_exec(Engine& e, const Args& a);
 int cmd_ls(Engine& e, const Args& a);
 int cmd_inspect(Engine& e, const Args& a);
 int cmd_gc(Engine& e, const Args& a);
+int cmd_stats(Engine& e, const Args& a);
+int cmd_update(Engine& e, const Args& a);
 int cmd_image(Engine& e, const Args& a);
 
 void print_usage(FILE* to);

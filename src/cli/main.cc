@@ -29,6 +29,9 @@ void print_usage(FILE* to) {
       "  ls [--format table|json]          list instances\n"
       "  inspect NAME                       spec and state as JSON\n"
       "  gc                                clean up instances that ended on their own\n"
+      "  stats [--no-stream] [--format table|json] [NAME...]\n"
+      "                                    live CPU, memory, pids, block and network I/O\n"
+      "  update NAME [LIMITS]              change the limits of a running instance\n"
       "  image ls [--format table|json]    list images\n"
       "  image rm NAME...                  remove images\n"
       "\n"
@@ -53,6 +56,20 @@ void print_usage(FILE* to) {
       "  --userns[=auto|HOSTID[:SIZE]]  a user namespace: root inside is an\n"
       "                         unprivileged ID outside (/etc/subuid, a leased\n"
       "                         range of its own, or the range given)\n"
+      "\n"
+      "Limits (run, create, update):\n"
+      "  -m, --memory SIZE      memory limit (256M, 1G)\n"
+      "  --memory-swap SIZE     memory plus swap limit (-1: unlimited)\n"
+      "  --memory-reservation SIZE  soft limit (memory.low)\n"
+      "  --cpus N               CPU time, in CPUs (0.5: half of one)\n"
+      "  --cpu-shares N         relative weight (2..262144, as cgroup v1 shares)\n"
+      "  --cpuset-cpus LIST     CPUs it may run on (0-1,3)\n"
+      "  --cpuset-mems LIST     memory nodes it may use\n"
+      "  --pids-limit N         most processes at once\n"
+      "  --io-weight N          block I/O weight (10..1000)\n"
+      "  --device-read-bps DEV:RATE   read rate limit on a block device (and\n"
+      "  --device-write-bps, --device-read-iops, --device-write-iops)\n"
+      "  --hugetlb PAGESIZE:LIMIT     huge page limit (2MB:64M)\n"
       "\n"
       "Global options:\n"
       "  --root DIR             keep all state under DIR (default /var/lib/mult, /run/mult)\n"
@@ -96,7 +113,8 @@ int main(int argc, char** argv) {
       {"run", cmd_run},       {"create", cmd_create}, {"start", cmd_start},
       {"stop", cmd_stop},     {"restart", cmd_restart}, {"rm", cmd_rm},
       {"exec", cmd_exec},     {"ls", cmd_ls},         {"inspect", cmd_inspect},
-      {"gc", cmd_gc},         {"image", cmd_image},
+      {"gc", cmd_gc},         {"image", cmd_image},   {"stats", cmd_stats},
+      {"update", cmd_update},
   };
   std::string command = args[i];
   if (command == "help") {

@@ -4,7 +4,11 @@
 #pragma once
 #include <sys/types.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fd.hh"
@@ -38,6 +42,18 @@ struct CgroupLayout {
   // (cgroup_threadgroup_rwsem) on the start path. A pure v1 host adds the
   // freezer, to track and stop the instance.
   bool joins(const CgroupHierarchy& h, const std::vector<std::string>& controllers) const;
+};
+
+// Usage of one instance's cgroup (Cgroup::stats()). A controller the cgroup is
+// not in gives zeros; an unlimited limit is nullopt.
+struct CgroupStats {
+  uint64_t cpu_usage_ns = 0;
+  uint64_t memory_usage = 0;  // without the inactive file cache, as docker shows it
+  std::optional<uint64_t> memory_limit;
+  uint64_t pids = 0;
+  std::optional<uint64_t> pids_limit;
+  uint64_t io_read_bytes = 0, io_write_bytes = 0;
+  uint64_t oom_kills = 0;
 };
 
 // The cgroup of one instance, in every hierarchy of the layout. Owns the
@@ -80,7 +96,42 @@ class Cgroup {
   // Absolute directories, one per hierarchy.
   const std::vector<std::string>& dirs() const { return dirs_; }
 
+  // ---- freezing (cgroup_freeze.cc) ----
+  // Freezes every process of the cgroup and waits until the kernel says it
+  // is frozen: the v1 freezer (freezer.state FROZEN) when the cgroup is in
+  // that hierarchy, else cgroup v2's cgroup.freeze. Throws Error when the
+  // cgroup is in neither or it does not settle within a few seconds.
+  void freeze() const;
+  // Lets the processes run again (THAWED, cgroup.freeze 0).
+  void thaw() const;
+  // Whether the cgroup is frozen (or freezing): what freeze() asked for.
+  bool frozen() const;
+
+  // ---- limits and statistics (cgroup_limits.cc) ----
+  // Writes every limit `r` sets, each in the hierarchy of its controller (its
+  // v1 one, else the unified one), converting to cgroup v2 files there as the
+  // runtime-spec says. Devices: the v1 devices controller when the host has
+  // one, else a BPF_CGROUP_DEVICE program on the unified directory (it
+  // replaces one an earlier apply() attached). Throws Error naming the OCI
+  // field ("memory.limit: ...") for a limit that cannot be set, including one
+  // whose controller the host or this cgroup lacks. memory.kernel and
+  // memory.kernelTCP (deprecated) are ignored.
+  void apply(const Resources& r) const;
+  // Usage and limits, read from wherever each controller is; never throws for
+  // a missing controller or file (zeros).
+  CgroupStats stats() const;
+  // Controllers an instance with `r` needs, for create(): any of "memory",
+  // "cpu", "cpuset", "pids", "blkio" (the v1 name; v2 calls it io), "hugetlb",
+  // "devices".
+  static std::vector<std::string> controllers_for(const Resources& r);
+
  private:
+  // cgroup_limits.cc: this cgroup's directory where `controller` (v1 name) is
+  // driven; *v2 tells whether it is the unified one. nullptr when it is in none.
+  const std::string* limit_dir(std::string_view controller, bool* v2) const;
+  const std::string* unified_leaf() const;
+  // cgroup_freeze.cc: the file freeze() writes and whether it is cgroup v2's.
+  std::string freeze_file(bool* v2) const;
   static Cgroup create(const CgroupLayout& layout, const std::string& path,
                        const std::vector<std::string>* controllers);
 
@@ -94,5 +145,29 @@ class Cgroup {
 
 // Default cgroup path of an instance: "mult/NAME".
 std::string default_cgroup_path(const std::string& name);
+
+// ---- conversions and command-line values (cgroup_limits.cc) ----
+
+// cgroup v1 -> v2, as the runtime-spec's "cgroup v2 conversion" gives them.
+// cpu.shares [2, 262144] -> cpu.weight [1, 10000] (values outside are clamped).
+uint64_t cpu_shares_to_weight(uint64_t shares);
+// blkio.weight [10, 1000] -> io.weight [1, 10000] (clamped likewise).
+uint64_t blkio_weight_to_io_weight(uint64_t weight);
+
+// The CFS period mult uses for --cpus, in microseconds.
+inline constexpr uint64_t kCpuPeriod = 100000;
+// The quota for `cpus` CPUs per `period`: cpus * period.
+int64_t cpu_quota_for(double cpus, uint64_t period = kCpuPeriod);
+
+// "256M", "1g", "512k", "1024", "1.5G", "2MB", "2MiB": bytes, K/M/G/T are
+// powers of 1024, case-insensitive. Throws Error (kExitUsage) naming `option`:
+// `--memory "12Q": unknown unit "Q" (use K, M, G, T)`.
+int64_t parse_size(const std::string& value, const std::string& option);
+// "0.5" -> 0.5 CPUs; at least 0.01 (a quota of 1000 us per 100 ms period).
+double parse_cpus(const std::string& value, const std::string& option);
+// "/dev/sda:10M" (a block device, resolved with stat) or "8:0:10M" ->
+// ((major, minor), rate).
+std::pair<std::pair<int64_t, int64_t>, uint64_t> parse_device_rate(const std::string& value,
+                                                                   const std::string& option);
 
 }  // namespace mult

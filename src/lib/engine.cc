@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "cgroup.hh"
@@ -165,10 +166,19 @@ void Engine::create_definition_locked(const std::string& name, const Json& doc) 
   }
 }
 
+// What ended the instance, kept with a persistent one for inspect.
+static void record_last_exit(const Store& store, const std::string& name, const CgroupStats& st) {
+  std::string def = store.definition_dir(name);
+  if (::access(def.c_str(), F_OK) != 0) return;
+  Json j = {{"ended", now_seconds()}, {"oomKills", st.oom_kills}, {"oomKilled", st.oom_kills > 0}};
+  write_file_atomic(def + "/last-exit.json", j.dump(2) + "\n", 0600);
+}
+
 void Engine::cleanup_runtime(const std::string& name, const RuntimeState* state) {
   if (state && !state->cgroup_path.empty()) {
     Cgroup cg = Cgroup::open(CgroupLayout::host(), state->cgroup_path);
     cg.adopt();
+    record_last_exit(store_, name, cg.stats());
     cg.kill_all();
     cg.remove();
   }
@@ -280,6 +290,11 @@ int Engine::run(const std::string& name, const Json& doc, const RunOptions& opts
   }
   int status = inst->wait();
   InstanceLock lock(store_, name);
+  CgroupStats usage = inst->cgroup().stats();
+  if (usage.oom_kills)
+    std::fprintf(stderr, "mult: instance \"%s\": out of memory: the kernel killed %llu process%s\n",
+                 name.c_str(), (unsigned long long)usage.oom_kills, usage.oom_kills == 1 ? "" : "es");
+  if (opts.keep) record_last_exit(store_, name, usage);
   inst->cgroup().kill_all();
   inst->cgroup().remove();
   inst.reset();
@@ -347,8 +362,9 @@ void Engine::remove(const std::string& name, bool force) {
 std::vector<std::string> Engine::names() {
   std::set<std::string> all;
   for (auto& n : list_dirs(store_.definitions_dir())) all.insert(n);
+  // <run>/locks and <run>/seccomp (the filter cache) are not instances.
   for (auto& n : list_dirs(store_.run()))
-    if (n != "locks") all.insert(n);  // <run>/locks holds the locks, not an instance
+    if (n != "locks" && n != "seccomp") all.insert(n);
   return {all.begin(), all.end()};
 }
 
@@ -372,6 +388,9 @@ std::vector<InstanceInfo> Engine::list() {
       info.rootfs = state->rootfs;
       info.network = state->network;
       info.started = state->started;
+      CgroupStats cs = Cgroup::open(CgroupLayout::host(), state->cgroup_path).stats();
+      info.memory_usage = cs.memory_usage;
+      info.pids = cs.pids;
     } else {
       info.state = "stopped";
       try {
@@ -413,8 +432,87 @@ Json Engine::inspect(const std::string& name) {
   out["name"] = name;
   out["state"] = state ? "running" : "stopped";
   out["persistent"] = defined(name);
-  if (state) out["runtime"] = state->to_json();
+  if (state) {
+    out["runtime"] = state->to_json();
+    CgroupStats cs = Cgroup::open(CgroupLayout::host(), state->cgroup_path).stats();
+    out["oomKills"] = cs.oom_kills;
+    out["oomKilled"] = cs.oom_kills > 0;
+  }
+  std::string last;
+  if (read_file_if_exists(store_.definition_dir(name) + "/last-exit.json", last))
+    out["lastExit"] = Json::parse(last);
   out["spec"] = Json::parse(read_file(path));
+  return out;
+}
+
+void Engine::update(const std::string& name, const Json& resources) {
+  check_name(name);
+  InstanceLock lock(store_, name);
+  auto state = live_state(name);
+  if (!state) {
+    if (!defined(name)) throw Error("instance \"" + name + "\": no such instance");
+    throw Error("instance \"" + name + "\": not running");
+  }
+  std::string runtime = store_.runtime_dir(name) + "/config.json";
+  Json doc = Json::parse(read_file(runtime));
+  doc["linux"]["resources"].merge_patch(resources);
+  Spec spec = parse_spec(doc);
+  Cgroup::open(CgroupLayout::host(), state->cgroup_path).apply(*spec.linux.resources);
+  write_file_atomic(runtime, doc.dump() + "\n", 0600, Durability::kVolatile);
+  if (defined(name)) {
+    std::string def = store_.definition_dir(name) + "/config.json";
+    Json d = Json::parse(read_file(def));
+    d["linux"]["resources"].merge_patch(resources);
+    write_file_atomic(def, d.dump(2) + "\n", 0600);
+  }
+}
+
+// Bytes through the network stack of `pid`'s namespace, loopback aside.
+static void read_net_dev(pid_t pid, uint64_t& rx, uint64_t& tx) {
+  std::string text;
+  try {
+    if (!read_file_if_exists("/proc/" + std::to_string(pid) + "/net/dev", text)) return;
+  } catch (const Error&) {
+    return;
+  }
+  size_t pos = 0;
+  for (int line = 0; pos < text.size(); ++line) {
+    size_t end = text.find('\n', pos);
+    std::string l = text.substr(pos, end - pos);
+    pos = end == std::string::npos ? text.size() : end + 1;
+    auto colon = l.find(':');
+    if (line < 2 || colon == std::string::npos) continue;
+    std::string ifname = l.substr(0, colon);
+    ifname.erase(0, ifname.find_first_not_of(' '));
+    if (ifname == "lo") continue;
+    unsigned long long v[9] = {};
+    if (std::sscanf(l.c_str() + colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]) == 9) {
+      rx += v[0];
+      tx += v[8];
+    }
+  }
+}
+
+std::vector<InstanceStats> Engine::stats(const std::vector<std::string>& names) {
+  std::vector<InstanceStats> out;
+  std::vector<std::string> wanted = names;
+  if (wanted.empty())
+    for (const auto& i : list())
+      if (i.state == "running") wanted.push_back(i.name);
+  for (const auto& name : wanted) {
+    check_name(name);
+    auto state = read_state(store_, name);
+    if (!state || !is_alive(*state)) throw Error("instance \"" + name + "\": not running");
+    InstanceStats st;
+    st.name = name;
+    st.cgroup = Cgroup::open(CgroupLayout::host(), state->cgroup_path).stats();
+    read_net_dev(state->pid, st.net_rx_bytes, st.net_tx_bytes);
+    struct timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    st.sampled_ns = uint64_t(ts.tv_sec) * 1000000000ULL + uint64_t(ts.tv_nsec);
+    out.push_back(std::move(st));
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroup.hh"
 #include "spec.hh"
 #include "state.hh"
 #include "store.hh"
@@ -32,6 +33,15 @@ struct InstanceInfo {
   std::string hostname, rootfs, network;
   long long started = 0;
   bool persistent = false;
+  uint64_t memory_usage = 0, pids = 0;  // running instances only
+};
+
+// One sample of an instance's usage (mult stats).
+struct InstanceStats {
+  std::string name;
+  CgroupStats cgroup;
+  uint64_t net_rx_bytes = 0, net_tx_bytes = 0;  // its own network stack, lo aside
+  uint64_t sampled_ns = 0;                       // CLOCK_MONOTONIC
 };
 
 class Engine {
@@ -56,6 +66,11 @@ class Engine {
   // Every instance, after cleaning up those that died on their own.
   std::vector<InstanceInfo> list();
   Json inspect(const std::string& name);
+  // Changes the limits of a running instance (and of its definition):
+  // `resources` is merged into the spec's linux.resources.
+  void update(const std::string& name, const Json& resources);
+  // Usage of running instances (all when `names` is empty).
+  std::vector<InstanceStats> stats(const std::vector<std::string>& names);
   // Cleans up instances that ended without mult; returns how many.
   int gc();
 

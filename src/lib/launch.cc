@@ -275,26 +275,6 @@ pid_t clone_instance(uint64_t flags, int cgroup_fd, int* pidfd) {
   return pid_t(::syscall(SYS_clone3, &args, sizeof args));
 }
 
-// The controllers whose limits the spec sets.
-std::vector<std::string> controllers_needed(const Spec& spec) {
-  std::vector<std::string> out;
-  if (!spec.linux.resources) return out;
-  const Resources& r = *spec.linux.resources;
-  if (r.memory_limit || r.memory_reservation || r.memory_swap || r.memory_swappiness ||
-      r.disable_oom_killer)
-    out.push_back("memory");
-  if (r.cpu_shares || r.cpu_quota || r.cpu_period || r.cpu_idle) out.push_back("cpu");
-  if (r.cpu_cpus || r.cpu_mems) out.push_back("cpuset");
-  if (r.pids_limit) out.push_back("pids");
-  if (r.blkio_weight || !r.blkio_weight_device.empty() || !r.throttle_read_bps.empty() ||
-      !r.throttle_write_bps.empty() || !r.throttle_read_iops.empty() ||
-      !r.throttle_write_iops.empty())
-    out.push_back("blkio");
-  if (!r.hugepage_limits.empty()) out.push_back("hugetlb");
-  if (!r.devices.empty()) out.push_back("devices");
-  return out;
-}
-
 int exit_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -376,7 +356,10 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (!S_ISDIR(st.st_mode)) throw Error("rootfs \"" + rootfs + "\": not a directory");
 
   Instance inst;
-  inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path, controllers_needed(spec));
+  const Resources none;
+  const Resources& limits = spec.linux.resources ? *spec.linux.resources : none;
+  inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path, Cgroup::controllers_for(limits));
+  inst.cgroup_.apply(limits);  // in force from the instance's first instruction
   // Compiled here, in mult, once: the instance only installs it.
   std::optional<SeccompProgram> seccomp;
   if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <sys/prctl.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 
+#include "cgroup.hh"
 #include "error.hh"
 #include "image.hh"
 #include "launch.hh"
@@ -127,7 +129,69 @@ void add_user_namespace(Json& spec, const std::string& mode) {
   spec["linux"]["gidMappings"] = map;
 }
 
+int64_t parse_count(const std::string& value, const std::string& option, int64_t min, int64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end || errno || n < min || n > max)
+    throw usage(option + " \"" + value + "\": expected a whole number from " + std::to_string(min) +
+                " to " + std::to_string(max));
+  return n;
+}
+
+Json device_rates(const std::vector<std::string>& values, const std::string& option, bool iops) {
+  Json out = Json::array();
+  for (const auto& v : values) {
+    auto [dev, rate] = parse_device_rate(v, option);
+    (void)iops;
+    out.push_back({{"major", dev.first}, {"minor", dev.second}, {"rate", rate}});
+  }
+  return out;
+}
+
 }  // namespace
+
+bool LimitOptions::empty() const {
+  return memory.empty() && memory_swap.empty() && memory_reservation.empty() && cpus.empty() &&
+         cpu_shares.empty() && cpuset_cpus.empty() && cpuset_mems.empty() && pids_limit.empty() &&
+         io_weight.empty() && device_read_bps.empty() && device_write_bps.empty() &&
+         device_read_iops.empty() && device_write_iops.empty() && hugetlb.empty();
+}
+
+Json resources_json(const LimitOptions& l) {
+  Json r = Json::object();
+  if (!l.memory.empty()) r["memory"]["limit"] = parse_size(l.memory, "--memory");
+  if (!l.memory_reservation.empty())
+    r["memory"]["reservation"] = parse_size(l.memory_reservation, "--memory-reservation");
+  if (!l.memory_swap.empty())  // docker's meaning: memory plus swap; -1 unlimited
+    r["memory"]["swap"] = l.memory_swap == "-1" ? -1 : parse_size(l.memory_swap, "--memory-swap");
+  if (!l.cpus.empty()) {
+    r["cpu"]["quota"] = cpu_quota_for(parse_cpus(l.cpus, "--cpus"));
+    r["cpu"]["period"] = kCpuPeriod;
+  }
+  if (!l.cpu_shares.empty()) r["cpu"]["shares"] = parse_count(l.cpu_shares, "--cpu-shares", 2, 262144);
+  if (!l.cpuset_cpus.empty()) r["cpu"]["cpus"] = l.cpuset_cpus;
+  if (!l.cpuset_mems.empty()) r["cpu"]["mems"] = l.cpuset_mems;
+  if (!l.pids_limit.empty())
+    r["pids"]["limit"] = parse_count(l.pids_limit, "--pids-limit", -1, int64_t(1) << 31);
+  if (!l.io_weight.empty()) r["blockIO"]["weight"] = parse_count(l.io_weight, "--io-weight", 10, 1000);
+  if (!l.device_read_bps.empty())
+    r["blockIO"]["throttleReadBpsDevice"] = device_rates(l.device_read_bps, "--device-read-bps", false);
+  if (!l.device_write_bps.empty())
+    r["blockIO"]["throttleWriteBpsDevice"] = device_rates(l.device_write_bps, "--device-write-bps", false);
+  if (!l.device_read_iops.empty())
+    r["blockIO"]["throttleReadIOPSDevice"] = device_rates(l.device_read_iops, "--device-read-iops", true);
+  if (!l.device_write_iops.empty())
+    r["blockIO"]["throttleWriteIOPSDevice"] = device_rates(l.device_write_iops, "--device-write-iops", true);
+  for (const auto& h : l.hugetlb) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos || colon == 0)
+      throw usage("--hugetlb \"" + h + "\": expected PAGESIZE:LIMIT (2MB:64M)");
+    r["hugepageLimits"].push_back(
+        {{"pageSize", h.substr(0, colon)}, {"limit", parse_size(h.substr(colon + 1), "--hugetlb")}});
+  }
+  return r;
+}
 
 Json build_spec(const Store& store, const std::string& name, const InstanceOptions& o) {
   if (!o.rootfs.empty() && !o.image.empty()) throw usage("--rootfs and --image exclude each other");
@@ -172,6 +236,7 @@ Json build_spec(const Store& store, const std::string& name, const InstanceOptio
     spec["linux"].erase("readonlyPaths");
   }
   if (o.userns) add_user_namespace(spec, *o.userns);
+  if (!o.limits.empty()) spec["linux"]["resources"] = resources_json(o.limits);
   if (o.seccomp == "unconfined" || o.privileged) {
     // no filter
   } else if (!o.seccomp.empty()) {

@@ -10,7 +10,23 @@
 
 namespace mult {
 
+// --memory, --cpus ...: the people's limits, turned into linux.resources.
+struct LimitOptions {
+  std::string memory, memory_swap, memory_reservation;  // sizes: 256M
+  std::string cpus, cpu_shares, cpuset_cpus, cpuset_mems;
+  std::string pids_limit, io_weight;
+  std::vector<std::string> device_read_bps, device_write_bps;    // DEV:RATE
+  std::vector<std::string> device_read_iops, device_write_iops;  // DEV:N
+  std::vector<std::string> hugetlb;                              // 2MB:LIMIT
+  bool empty() const;
+};
+
+// The OCI linux.resources object for `limits`; throws Error naming the
+// option at fault (`--memory "12Q": unknown unit "Q" ...`).
+Json resources_json(const LimitOptions& limits);
+
 struct InstanceOptions {
+  LimitOptions limits;
   std::string rootfs;                  // --rootfs DIR
   std::string image;                   // --image NAME (default: busybox)
   std::string hostname;                // --hostname (default: the name)
