@@ -101,6 +101,15 @@ bool read_instance_option(ArgReader& r, InstanceOptions& o) {
   else if (r.is("--privileged")) o.privileged = true;
   else if (r.is("--allow-new-privs")) o.allow_new_privs = true;
   else if (r.is("--userns")) o.userns = r.inline_value();
+  else if (r.is("--net", "--network")) o.net = r.value();
+  else if (r.is("--ip")) o.ip = r.value();
+  else if (r.is("--mac")) o.mac = r.value();
+  else if (r.is("--mtu")) o.mtu = r.value();
+  else if (r.is("--dns")) o.dns.push_back(r.value());
+  else if (r.is("--add-host")) o.add_hosts.push_back(r.value());
+  else if (r.is("--link")) o.links.push_back(r.value());
+  else if (r.is("--publish", "-p")) o.publish.push_back(r.value());
+  else if (r.is("--nat")) o.nat = true;
   else if (r.is("--seccomp")) o.seccomp = r.value();
   else return false;
   return true;

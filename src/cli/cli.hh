@@ -56,6 +56,7 @@ int cmd_ls(Engine& e, const Args& a);
 int cmd_inspect(Engine& e, const Args& a);
 int cmd_gc(Engine& e, const Args& a);
 int cmd_stats(Engine& e, const Args& a);
+int cmd_net(Engine& e, const Args& a);
 int cmd_update(Engine& e, const Args& a);
 int cmd_image(Engine& e, const Args& a);
 

@@ -9,6 +9,7 @@
 #include "cli.hh"
 #include "error.hh"
 #include "image.hh"
+#include "ipam.hh"
 
 namespace mult::cli {
 
@@ -57,20 +58,22 @@ int cmd_ls(Engine& e, const Args& a) {
     for (const auto& i : all)
       out.push_back({{"name", i.name}, {"state", i.state}, {"pid", i.pid},
                      {"hostname", i.hostname}, {"root", i.rootfs}, {"started", i.started},
-                     {"persistent", i.persistent}, {"memory", i.memory_usage}, {"pids", i.pids}});
+                     {"persistent", i.persistent}, {"memory", i.memory_usage}, {"pids", i.pids},
+                     {"network", i.network}});
     std::printf("%s\n", out.dump(2).c_str());
     return kExitOk;
   }
-  std::printf("%-20s %-8s %8s %-20s %-8s %10s %5s %s\n", "NAME", "STATE", "PID", "HOSTNAME",
-              "UPTIME", "MEM", "PIDS", "ROOT");
+  std::printf("%-20s %-8s %8s %-20s %-8s %10s %5s %-14s %s\n", "NAME", "STATE", "PID", "HOSTNAME",
+              "UPTIME", "MEM", "PIDS", "NET", "ROOT");
   for (const auto& i : all) {
     bool up = i.pid != 0;
     std::string pid = up ? std::to_string(i.pid) : "-";
     std::string mem = up ? human_bytes(i.memory_usage) : "-";
     std::string pids = up ? std::to_string(i.pids) : "-";
-    std::printf("%-20s %-8s %8s %-20s %-8s %10s %5s %s\n", i.name.c_str(), i.state.c_str(),
+    std::printf("%-20s %-8s %8s %-20s %-8s %10s %5s %-14s %s\n", i.name.c_str(), i.state.c_str(),
                 pid.c_str(), i.hostname.empty() ? "-" : i.hostname.c_str(),
-                uptime(i.started).c_str(), mem.c_str(), pids.c_str(), i.rootfs.c_str());
+                uptime(i.started).c_str(), mem.c_str(), pids.c_str(),
+                up ? i.network.c_str() : "-", i.rootfs.c_str());
   }
   return kExitOk;
 }
@@ -144,6 +147,55 @@ int cmd_update(Engine& e, const Args& a) {
   if (l.empty()) throw Error("update: no limit given (see mult --help)", kExitUsage);
   e.update(name, resources_json(l));
   return kExitOk;
+}
+
+int cmd_net(Engine& e, const Args& a) {
+  ArgReader r(a, "net");
+  std::string sub = r.next_word("net command (ls, create or rm)");
+  Args rest = r.rest();
+  ArgReader sr(rest, "net " + sub);
+  if (sub == "ls") {
+    std::string format = read_format(sr);
+    auto nets = list_networks(e.store());
+    Json out = Json::array();
+    for (const auto& n : nets) {
+      auto leases = Ipam(e.store(), n.name).leases();
+      out.push_back({{"name", n.name}, {"bridge", n.bridge}, {"subnet", n.subnet},
+                     {"gateway", n.gateway}, {"subnet6", n.subnet6}, {"instances", leases.size()}});
+    }
+    if (format == "json") {
+      std::printf("%s\n", out.dump(2).c_str());
+      return kExitOk;
+    }
+    std::printf("%-16s %-16s %-18s %-16s %s\n", "NAME", "BRIDGE", "SUBNET", "GATEWAY", "INSTANCES");
+    for (const auto& n : out)
+      std::printf("%-16s %-16s %-18s %-16s %zu\n", n["name"].get<std::string>().c_str(),
+                  n["bridge"].get<std::string>().c_str(), n["subnet"].get<std::string>().c_str(),
+                  n["gateway"].get<std::string>().c_str(), n["instances"].get<size_t>());
+    return kExitOk;
+  }
+  if (sub == "create") {
+    std::string name, subnet, subnet6;
+    if (!sr.at_option()) name = sr.next_word("network name");
+    while (sr.at_option()) {
+      if (sr.is("--subnet")) subnet = sr.value();
+      else if (sr.is("--subnet6")) subnet6 = sr.value();
+      else sr.unknown();
+    }
+    if (name.empty()) name = sr.next_word("network name");
+    check_name(name, "network");
+    if (subnet.empty()) throw Error("net create: --subnet CIDR is required", kExitUsage);
+    create_network(e.store(), name, subnet, subnet6);
+    return kExitOk;
+  }
+  if (sub == "rm") {
+    while (sr.at_option()) sr.unknown();
+    Args names = sr.rest();
+    if (names.empty()) throw Error("net rm: missing network name", kExitUsage);
+    for (const auto& n : names) remove_network(e.store(), n);
+    return kExitOk;
+  }
+  throw Error("net: unknown command \"" + sub + "\" (ls, create or rm)", kExitUsage);
 }
 
 int cmd_inspect(Engine& e, const Args& a) {

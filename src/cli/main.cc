@@ -32,6 +32,9 @@ void print_usage(FILE* to) {
       "  stats [--no-stream] [--format table|json] [NAME...]\n"
       "                                    live CPU, memory, pids, block and network I/O\n"
       "  update NAME [LIMITS]              change the limits of a running instance\n"
+      "  net ls [--format table|json]      list networks\n"
+      "  net create NAME --subnet CIDR [--subnet6 CIDR]  make a bridged network\n"
+      "  net rm NAME...                    remove networks (not while in use)\n"
       "  image ls [--format table|json]    list images\n"
       "  image rm NAME...                  remove images\n"
       "\n"
@@ -56,6 +59,18 @@ void print_usage(FILE* to) {
       "  --userns[=auto|HOSTID[:SIZE]]  a user namespace: root inside is an\n"
       "                         unprivileged ID outside (/etc/subuid, a leased\n"
       "                         range of its own, or the range given)\n"
+      "\n"
+      "Network (run, create):\n"
+      "  --net MODE             none (default: loopback only), bridge[:NET] (a veth\n"
+      "                         on the network's bridge, default mult0), host (the\n"
+      "                         host's own stack), ns:PATH, instance:NAME (share it)\n"
+      "  --ip ADDR              a static address on the bridge's subnet\n"
+      "  --mac MAC, --mtu N     eth0's hardware address and MTU\n"
+      "  --dns SERVER           name server for /etc/resolv.conf\n"
+      "  --add-host NAME:ADDR   an /etc/hosts entry\n"
+      "  --link NAME            an /etc/hosts entry for another bridged instance\n"
+      "  -p, --publish HOSTPORT:PORT[/tcp|/udp]  forward a host port (nftables DNAT)\n"
+      "  --nat                  masquerade its outbound traffic\n"
       "\n"
       "Limits (run, create, update):\n"
       "  -m, --memory SIZE      memory limit (256M, 1G)\n"
@@ -114,7 +129,7 @@ int main(int argc, char** argv) {
       {"stop", cmd_stop},     {"restart", cmd_restart}, {"rm", cmd_rm},
       {"exec", cmd_exec},     {"ls", cmd_ls},         {"inspect", cmd_inspect},
       {"gc", cmd_gc},         {"image", cmd_image},   {"stats", cmd_stats},
-      {"update", cmd_update},
+      {"update", cmd_update}, {"net", cmd_net},
   };
   std::string command = args[i];
   if (command == "help") {

@@ -19,6 +19,7 @@
 #include "cgroup.hh"
 #include "error.hh"
 #include "launch.hh"
+#include "net_attach.hh"
 #include "tty.hh"
 #include "userns.hh"
 
@@ -183,6 +184,7 @@ void Engine::cleanup_runtime(const std::string& name, const RuntimeState* state)
     cg.remove();
   }
   release_id_range(store_, name);
+  NetAttachment::detach(store_, name);
   remove_tree(store_.runtime_dir(name));
 }
 
@@ -192,6 +194,119 @@ std::optional<RuntimeState> Engine::live_state(const std::string& name) {
   if (has_runtime(name)) cleanup_runtime(name, state ? &*state : nullptr);
   return std::nullopt;
 }
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= s.size() && !s.empty()) {
+    size_t end = s.find(',', pos);
+    if (end == std::string::npos) end = s.size();
+    if (end > pos) out.push_back(s.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+// Name servers for a bridged instance: those asked for, else the host's
+// own that an instance can reach (not the host's loopback).
+std::string resolv_conf(const Spec& spec) {
+  std::string out;
+  auto asked = split_list(annotation(spec, kAnnotationNetDns));
+  if (!asked.empty()) {
+    for (const auto& d : asked) out += "nameserver " + d + "\n";
+    return out;
+  }
+  std::string host;
+  if (read_file_if_exists("/etc/resolv.conf", host)) {
+    size_t pos = 0;
+    while (pos < host.size()) {
+      size_t end = host.find('\n', pos);
+      std::string line = host.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+      pos = end == std::string::npos ? host.size() : end + 1;
+      if (line.rfind("nameserver 127.", 0) == 0 || line.rfind("nameserver ::1", 0) == 0) continue;
+      if (line.rfind("nameserver ", 0) == 0 || line.rfind("search ", 0) == 0) out += line + "\n";
+    }
+  }
+  return out;
+}
+
+// A file of the runtime dir bound over `target` inside the instance.
+void bind_runtime_file(Spec& spec, const std::string& dir, const char* file, const std::string& target,
+                       const std::string& text) {
+  std::string path = dir + "/" + file;
+  write_file_atomic(path, text, 0644, Durability::kVolatile);
+  spec.mounts.push_back({target, "bind", path, {"bind", "nosuid", "nodev", "noexec"}});
+}
+
+// The instance's network, made in mult between the clone and the
+// instance's own set-up: what --net and its companions asked for.
+class NetworkPlan {
+ public:
+  NetworkPlan(const Store& store, const std::string& name, Spec& spec, const std::string& dir)
+      : store_(store), name_(name), spec_(spec), dir_(dir) {
+    mode_ = annotation(spec, kAnnotationNet);
+    if (mode_.rfind("instance:", 0) == 0) join_instance(mode_.substr(9));
+    if (mode_.empty() && !spec.linux.has_namespace("network")) mode_ = "host";
+    if (mode_.empty()) mode_ = spec.linux.find_namespace("network")->path.empty() ? "none" : "ns";
+  }
+  const std::string& mode() const { return mode_; }
+  bool bridged() const { return mode_.rfind("bridge:", 0) == 0; }
+
+  // Before launch: /etc/hosts of an instance without a bridge.
+  void prepare() {
+    if (mode_ == "host" || bridged()) return;
+    bind_runtime_file(spec_, dir_, "hosts", "/etc/hosts", hosts_file(name_, spec_.hostname, "127.0.1.1", peers()));
+  }
+  // Right after the clone: the veth, address, routes, rules.
+  void attach(pid_t pid) {
+    if (!bridged()) return;
+    NetRequest req;
+    req.network = mode_.substr(7);
+    req.ip = annotation(spec_, kAnnotationNetIp);
+    req.mac = annotation(spec_, kAnnotationNetMac);
+    std::string mtu = annotation(spec_, kAnnotationNetMtu);
+    req.mtu = mtu.empty() ? 0 : std::stoi(mtu);
+    req.publish = split_list(annotation(spec_, kAnnotationNetPublish));
+    req.nat = annotation(spec_, kAnnotationNetNat) == "true";
+    attachment_ = NetAttachment::attach(store_, name_, req, pid);
+    write_file_atomic(dir_ + "/hosts", hosts_file(name_, spec_.hostname, attachment_.address(), peers()),
+                      0644, Durability::kVolatile);
+  }
+  // Before launch, for a bridge: the files attach() fills in.
+  void prepare_bridge() {
+    if (!bridged()) return;
+    bind_runtime_file(spec_, dir_, "hosts", "/etc/hosts", "");
+    bind_runtime_file(spec_, dir_, "resolv.conf", "/etc/resolv.conf", resolv_conf(spec_));
+  }
+  void keep() { attachment_.keep(); }
+
+ private:
+  void join_instance(const std::string& other) {
+    auto st = read_state(store_, other);
+    if (!st || !is_alive(*st)) throw Error("--net instance:" + other + ": instance \"" + other + "\" is not running");
+    std::erase_if(spec_.linux.namespaces, [](const Namespace& n) { return n.type == "network"; });
+    spec_.linux.namespaces.push_back({"network", "/proc/" + std::to_string(st->pid) + "/ns/net"});
+  }
+  std::vector<std::pair<std::string, std::string>> peers() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& link : split_list(annotation(spec_, kAnnotationNetLinks))) {
+      auto rec = NetRecord::load(store_, link);
+      if (!rec) throw Error("--link " + link + ": instance \"" + link + "\" has no bridge address");
+      out.push_back({link, rec->address});
+    }
+    for (const auto& h : split_list(annotation(spec_, kAnnotationNetHosts))) {
+      auto colon = h.find(':');
+      out.push_back({h.substr(0, colon), h.substr(colon + 1)});
+    }
+    return out;
+  }
+
+  const Store& store_;
+  std::string name_;
+  Spec& spec_;
+  std::string dir_, mode_;
+  NetAttachment attachment_;
+};
 
 // Starts `spec` as instance `name`, whose runtime dir this call makes.
 // Shared by start and run; the caller holds the lock.
@@ -211,8 +326,12 @@ static Instance start_instance(const Store& store, const std::string& name, Json
       doc["linux"]["uidMappings"] = doc["linux"]["gidMappings"] = map;
     }
     write_file_atomic(dir + "/config.json", doc.dump() + "\n", 0600, Durability::kVolatile);
+    NetworkPlan net(store, name, spec, dir);
+    net.prepare();
+    net.prepare_bridge();
     LaunchRequest req{name, cgroup_path_of(spec, name)};
     req.seccomp_cache_dir = store.seccomp_cache();
+    req.on_cloned = [&](pid_t pid) { net.attach(pid); };
     Fd in, out;
     if (detach) {
       in.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -241,8 +360,10 @@ static Instance start_instance(const Store& store, const std::string& name, Json
     st.hostname = spec.hostname;
     st.started = now_seconds();
     st.ephemeral = ephemeral;
+    st.network = net.mode();
     st.pid1_is_mult_init = annotation(spec, kAnnotationPid1) != "process";
     write_state(store, st);
+    net.keep();
     return inst;
   } catch (...) {
     release_id_range(store, name);
@@ -299,6 +420,7 @@ int Engine::run(const std::string& name, const Json& doc, const RunOptions& opts
   inst->cgroup().remove();
   inst.reset();
   release_id_range(store_, name);
+  NetAttachment::detach(store_, name);
   remove_tree(store_.runtime_dir(name));
   if (!opts.keep) lock.forget();
   return status;
@@ -457,7 +579,11 @@ void Engine::update(const std::string& name, const Json& resources) {
   Json doc = Json::parse(read_file(runtime));
   doc["linux"]["resources"].merge_patch(resources);
   Spec spec = parse_spec(doc);
-  Cgroup::open(CgroupLayout::host(), state->cgroup_path).apply(*spec.linux.resources);
+  Cgroup cg = Cgroup::open(CgroupLayout::host(), state->cgroup_path);
+  // A limit for a controller the instance started without: on a v1 or
+  // hybrid host its cgroup is not in that hierarchy yet.
+  cg.join(Cgroup::controllers_for(*spec.linux.resources));
+  cg.apply(*spec.linux.resources);
   write_file_atomic(runtime, doc.dump() + "\n", 0600, Durability::kVolatile);
   if (defined(name)) {
     std::string def = store_.definition_dir(name) + "/config.json";

@@ -388,6 +388,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   theirs.reset();
 
   inst.cgroup_.add_process(pid, /*skip_unified=*/cgfd >= 0);
+  if (req.on_cloned) req.on_cloned(pid);
   Fd root_tree;
   if (flags & CLONE_NEWUSER) {
     write_id_maps(pid, spec.linux.uid_mappings, spec.linux.gid_mappings);

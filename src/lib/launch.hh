@@ -23,6 +23,18 @@ inline constexpr const char* kAnnotationPid1 = "org.mult.pid1";
 // "rc": a booted system instance: runs /etc/rc when the rootfs has one and
 // stays up until stopped.
 inline constexpr const char* kAnnotationBoot = "org.mult.boot";
+// The network of an instance made by mult's face: "bridge:NAME" or
+// "instance:NAME" (resolved when it starts); its settings in the
+// org.mult.net.* annotations below. Absent: the spec's own namespaces.
+inline constexpr const char* kAnnotationNet = "org.mult.net";
+inline constexpr const char* kAnnotationNetIp = "org.mult.net.ip";
+inline constexpr const char* kAnnotationNetMac = "org.mult.net.mac";
+inline constexpr const char* kAnnotationNetMtu = "org.mult.net.mtu";
+inline constexpr const char* kAnnotationNetPublish = "org.mult.net.publish";  // comma separated
+inline constexpr const char* kAnnotationNetNat = "org.mult.net.nat";
+inline constexpr const char* kAnnotationNetDns = "org.mult.net.dns";          // comma separated
+inline constexpr const char* kAnnotationNetHosts = "org.mult.net.hosts";      // NAME:ADDR,...
+inline constexpr const char* kAnnotationNetLinks = "org.mult.net.links";      // NAME,...
 // "auto": the engine leases the instance a user ID range of its own.
 inline constexpr const char* kAnnotationUserns = "org.mult.userns";
 inline constexpr int kDefaultStopTimeout = 10;
@@ -41,6 +53,9 @@ struct LaunchRequest {
   int preserve_fds = 0;
   // Where compiled seccomp filters are kept between starts ("": nowhere).
   std::string seccomp_cache_dir;
+  // Called in mult right after the clone, before the instance goes on
+  // (networking: a veth into its network namespace). Throwing aborts.
+  std::function<void(pid_t)> on_cloned;
   // Called in mult once the instance's namespaces exist, before its root is
   // built (prestart and createRuntime hooks); returns the state JSON that
   // the in-instance hooks get. Throwing aborts the launch.

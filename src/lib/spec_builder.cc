@@ -11,6 +11,7 @@
 #include "error.hh"
 #include "image.hh"
 #include "launch.hh"
+#include "net_attach.hh"
 #include "process.hh"
 #include "seccomp.hh"
 #include "userns.hh"
@@ -149,6 +150,64 @@ Json device_rates(const std::vector<std::string>& values, const std::string& opt
   return out;
 }
 
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+// --net and its companions, as namespaces and annotations.
+void add_network(Json& spec, const InstanceOptions& o) {
+  Json& ns = spec["linux"]["namespaces"];
+  Json& ann = spec["annotations"];
+  std::string mode = o.net.empty() ? "none" : o.net;
+  bool bridge = mode == "bridge" || mode.rfind("bridge:", 0) == 0;
+  if (!bridge && (!o.ip.empty() || !o.mac.empty() || !o.mtu.empty() || !o.publish.empty() || o.nat))
+    throw usage("--ip, --mac, --mtu, --publish and --nat need --net bridge");
+  auto drop_netns = [&] {
+    for (auto it = ns.begin(); it != ns.end(); ++it)
+      if ((*it)["type"] == "network") {
+        ns.erase(it);
+        return;
+      }
+  };
+  if (mode == "none") {
+  } else if (bridge) {
+    std::string name = mode == "bridge" ? "mult0" : mode.substr(7);
+    check_name(name, "network");
+    ann[kAnnotationNet] = "bridge:" + name;
+    if (!o.ip.empty()) ann[kAnnotationNetIp] = o.ip;
+    if (!o.mac.empty()) ann[kAnnotationNetMac] = o.mac;
+    if (!o.mtu.empty()) ann[kAnnotationNetMtu] = std::to_string(parse_count(o.mtu, "--mtu", 68, 65535));
+    if (!o.publish.empty()) {
+      parse_publish(o.publish);  // refuses a malformed one now, before anything is made
+      ann[kAnnotationNetPublish] = joined(o.publish);
+    }
+    if (o.nat) ann[kAnnotationNetNat] = "true";
+  } else if (mode == "host") {
+    drop_netns();  // the host's own stack: an explicit opt-in
+  } else if (mode.rfind("ns:", 0) == 0 && mode.size() > 3 && mode[3] == '/') {
+    drop_netns();
+    ns.push_back({{"type", "network"}, {"path", mode.substr(3)}});
+  } else if (mode.rfind("instance:", 0) == 0) {
+    check_name(mode.substr(9));
+    drop_netns();
+    ann[kAnnotationNet] = mode;
+  } else {
+    throw usage("--net \"" + mode + "\": expected none, bridge[:NAME], host, ns:PATH or instance:NAME");
+  }
+  for (const auto& d : o.dns)
+    if (d.empty() || d.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos)
+      throw usage("--dns \"" + d + "\": expected an IP address");
+  if (!o.dns.empty()) ann[kAnnotationNetDns] = joined(o.dns);
+  for (const auto& h : o.add_hosts)
+    if (h.find(':') == std::string::npos || h.find(':') == 0 || h.find(',') != std::string::npos)
+      throw usage("--add-host \"" + h + "\": expected NAME:ADDRESS");
+  if (!o.add_hosts.empty()) ann[kAnnotationNetHosts] = joined(o.add_hosts);
+  for (const auto& l : o.links) check_name(l);
+  if (!o.links.empty()) ann[kAnnotationNetLinks] = joined(o.links);
+}
+
 }  // namespace
 
 bool LimitOptions::empty() const {
@@ -235,6 +294,7 @@ Json build_spec(const Store& store, const std::string& name, const InstanceOptio
     spec["linux"].erase("maskedPaths");
     spec["linux"].erase("readonlyPaths");
   }
+  add_network(spec, o);
   if (o.userns) add_user_namespace(spec, *o.userns);
   if (!o.limits.empty()) spec["linux"]["resources"] = resources_json(o.limits);
   if (o.seccomp == "unconfined" || o.privileged) {

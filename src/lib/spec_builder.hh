@@ -46,6 +46,14 @@ struct InstanceOptions {
   bool allow_new_privs = false;        // --allow-new-privs: no no_new_privs
   std::optional<std::string> userns;   // --userns[=auto|HOSTID[:SIZE]]
   std::string seccomp;                 // --seccomp FILE|unconfined
+  std::string net;                     // --net none|bridge[:NAME]|host|ns:PATH|instance:NAME
+  std::string ip, mac;                 // --ip, --mac
+  std::string mtu;                     // --mtu
+  std::vector<std::string> dns;        // --dns SERVER
+  std::vector<std::string> add_hosts;  // --add-host NAME:ADDR
+  std::vector<std::string> links;      // --link NAME
+  std::vector<std::string> publish;    // --publish HOSTPORT:PORT[/tcp|/udp]
+  bool nat = false;                    // --nat
   std::vector<std::string> command;    // CMD ARG...; empty: boot /etc/rc
 };
 
