@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <string_view>
 #include <thread>
@@ -315,19 +316,65 @@ bool is_leaf(const CgroupLayout* layout, const std::string& dir, const std::stri
   return dir.size() == mp.size() + 1 + rel.size() && dir.compare(mp.size() + 1, rel.size(), rel) == 0;
 }
 
-// Failure-path rollback: removes what we made, newest first; never throws.
-// Only a leaf may be waited for and emptied of sub-cgroups: a parent that is
-// busy or not empty is in use by other instances and stays.
-void rollback(const CgroupLayout* layout, const std::string& path, std::vector<std::string>& owned,
-              Fd& unified_fd) {
-  unified_fd.reset();
-  if (owned.empty()) return;
+// Removes the directories in `made`, newest first; never throws. Only a leaf
+// may be waited for and emptied of sub-cgroups: a parent that is busy or not
+// empty is in use by other instances and stays.
+void remove_made(const CgroupLayout* layout, const std::string& path, std::vector<std::string>& made) {
+  if (made.empty()) return;
   auto deadline = Clock::now() + kRemoveWait;
-  for (auto it = owned.rbegin(); it != owned.rend(); ++it) {
+  for (auto it = made.rbegin(); it != made.rend(); ++it) {
     if (is_leaf(layout, *it, path)) rmdir_until(*it, deadline);
     else ::rmdir(it->c_str());
   }
-  owned.clear();
+  made.clear();
+}
+
+// Failure-path rollback: removes what we made; never throws.
+void rollback(const CgroupLayout* layout, const std::string& path, std::vector<std::string>& owned,
+              Fd& unified_fd) {
+  unified_fd.reset();
+  remove_made(layout, path, owned);
+}
+
+// Makes the cgroup `path` (split into `comps`) in hierarchy `h`, with its
+// missing parents: a v2 parent lets its children use every controller, a v1
+// cpuset starts with its parent's cpus and mems. Appends each directory it
+// makes to `made` (parents first). An existing leaf is an error unless
+// `leaf_may_exist`. Returns the leaf.
+std::string make_cgroup_dir(const CgroupHierarchy& h, const std::vector<std::string>& comps,
+                            const std::string& path, bool leaf_may_exist, std::vector<std::string>& made) {
+  const bool cpuset = !h.v2 && has(h.controllers, "cpuset");
+  // A concurrent `rm` may remove an empty parent between our mkdirs
+  // (ENOENT): walk again from the top a few times.
+  for (int attempt = 0;; ++attempt) {
+    std::string dir = h.mount_point;
+    bool vanished = false;
+    for (size_t i = 0; i < comps.size(); ++i) {
+      if (h.v2) enable_controllers(dir, h.controllers);
+      std::string parent = dir;
+      dir += '/';
+      dir += comps[i];
+      if (::mkdir(dir.c_str(), 0755) == 0) {
+        if (!has(made, dir)) made.push_back(dir);
+        if (cpuset) copy_cpuset(parent, dir);
+      } else if (errno == EEXIST) {
+        if (i + 1 == comps.size() && !leaf_may_exist) throw Error("cgroup \"" + path + "\": already exists");
+      } else if (errno == ENOENT && i > 0 && attempt < 3) {
+        vanished = true;
+        break;
+      } else {
+        throw sys_error("cgroup \"" + path + "\": mkdir " + dir);
+      }
+    }
+    if (!vanished) return dir;
+  }
+}
+
+// Writes `pid` to `dir`/cgroup.procs. Returns 0 or the errno; a process that
+// is gone (ESRCH) is not an error.
+int move_process(const std::string& dir, pid_t pid) {
+  int err = write_file(dir + "/cgroup.procs", std::to_string(pid));
+  return err == ESRCH ? 0 : err;
 }
 
 }  // namespace
@@ -463,34 +510,7 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path,
 
   for (const auto& h : layout.hierarchies) {
     if (controllers && !layout.joins(h, *controllers)) continue;
-    const bool cpuset = !h.v2 && has(h.controllers, "cpuset");
-    // A concurrent `rm` may remove an empty parent between our mkdirs
-    // (ENOENT): walk again from the top a few times.
-    for (int attempt = 0;; ++attempt) {
-      std::string dir = h.mount_point;
-      int vanished = 0;
-      for (size_t i = 0; i < comps.size(); ++i) {
-        if (h.v2) enable_controllers(dir, h.controllers);
-        std::string parent = dir;
-        dir += '/';
-        dir += comps[i];
-        if (::mkdir(dir.c_str(), 0755) == 0) {
-          if (!has(cg.owned_, dir)) cg.owned_.push_back(dir);
-          if (cpuset) copy_cpuset(parent, dir);
-        } else if (errno == EEXIST) {
-          if (i + 1 == comps.size()) throw Error("cgroup \"" + path + "\": already exists");
-        } else if (errno == ENOENT && i > 0 && attempt < 3) {
-          vanished = errno;
-          break;
-        } else {
-          throw sys_error("cgroup \"" + path + "\": mkdir " + dir);
-        }
-      }
-      if (!vanished) {
-        cg.dirs_.push_back(std::move(dir));
-        break;
-      }
-    }
+    cg.dirs_.push_back(make_cgroup_dir(h, comps, path, false, cg.owned_));
     if (h.v2 && !cg.unified_fd_) {
       int fd = ::open(cg.dirs_.back().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0) throw sys_error("cgroup \"" + path + "\": open " + cg.dirs_.back());
@@ -501,6 +521,11 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path,
 }
 
 Cgroup Cgroup::open(const CgroupLayout& layout, const std::string& path) {
+  if (path.empty()) {  // an instance without a cgroup (rootless): nothing to do
+    Cgroup none;
+    none.layout_ = &layout;
+    return none;
+  }
   std::vector<std::string> comps = path_components(path);
   std::string rel;
   for (const auto& c : comps) rel += "/" + c;
@@ -555,6 +580,134 @@ std::vector<pid_t> Cgroup::pids() const {
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
+}
+
+void Cgroup::join(const std::vector<std::string>& controllers) {
+  if (!layout_ || dirs_.empty()) throw Error("cgroup \"" + path_ + "\": does not exist");
+  auto index_of = [this](const std::string& dir) {
+    const CgroupHierarchy* h = hierarchy_of(layout_, dir);
+    return h ? static_cast<size_t>(h - layout_->hierarchies.data()) : layout_->hierarchies.size();
+  };
+
+  // The hierarchies to join, in the layout's order.
+  std::vector<const CgroupHierarchy*> missing;
+  for (const auto& h : layout_->hierarchies) {
+    if (!layout_->joins(h, controllers)) continue;
+    if (std::none_of(dirs_.begin(), dirs_.end(),
+                     [&](const std::string& d) { return hierarchy_of(layout_, d) == &h; }))
+      missing.push_back(&h);
+  }
+  if (missing.empty()) return;
+
+  // The directories, as create() makes them. A leaf that is there already
+  // (left by an earlier join that failed half-way) is used as it is.
+  const std::vector<std::string> comps = path_components(path_);
+  std::vector<std::string> made, leaves;
+  Fd unified_fd;
+  try {
+    for (const CgroupHierarchy* h : missing) {
+      leaves.push_back(make_cgroup_dir(*h, comps, path_, true, made));
+      if (h->v2 && !unified_fd_) {
+        int fd = ::open(leaves.back().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) throw sys_error("cgroup \"" + path_ + "\": open " + leaves.back());
+        unified_fd.reset(fd);
+      }
+    }
+  } catch (...) {
+    remove_made(layout_, path_, made);
+    throw;
+  }
+
+  // Every process of the instance (sub-cgroups included), from the
+  // directories it was in before.
+  const std::vector<std::string> old_dirs = dirs_;
+  auto instance_pids = [&] {
+    std::vector<pid_t> out;
+    for (const auto& d : old_dirs) collect_pids(d, out, true);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  };
+  // Moves each process that is not in a new directory yet into it. Returns
+  // how many writes it made (0: every process is where it belongs). A pid
+  // written once is not written again: the kernel moved all its threads
+  // then, unless it was exiting (it may still be listed for a moment, or as
+  // a dead leader of live threads that did move).
+  bool moved_any = false;
+  std::vector<std::set<pid_t>> written(leaves.size());
+  auto move_pass = [&] {
+    size_t writes = 0;
+    const std::vector<pid_t> all = instance_pids();
+    for (size_t i = 0; i < leaves.size(); ++i) {
+      std::vector<pid_t> in;
+      collect_pids(leaves[i], in, true);
+      std::sort(in.begin(), in.end());
+      for (pid_t pid : all) {
+        if (written[i].count(pid) || std::binary_search(in.begin(), in.end(), pid)) continue;
+        if (int err = move_process(leaves[i], pid))
+          throw Error("cgroup \"" + path_ + "\": move process " + std::to_string(pid) + " into " +
+                      leaves[i] + ": " + std::strerror(err));
+        written[i].insert(pid);
+        moved_any = true;
+        ++writes;
+      }
+    }
+    return writes;
+  };
+
+  std::string failure;
+  try {
+    // Frozen, nothing forks between reading the pids and moving them (a
+    // child forked after its parent moved is born in the new directories).
+    // Without any freezer, the passes below chase the forks instead.
+    bool freezer = true;
+    try {
+      bool v2 = false;
+      freeze_file(&v2);
+    } catch (const Error&) {
+      freezer = false;
+    }
+    bool froze = false;
+    if (freezer && !instance_pids().empty() && !frozen()) {
+      freeze();
+      froze = true;
+    }
+    try {
+      move_pass();
+    } catch (const Error& e) {
+      failure = e.what();
+    }
+    if (froze) thaw();
+    // A process that forked while freeze() settled, or while we moved
+    // unfrozen, may have been missed: again until a pass moves nothing.
+    auto deadline = Clock::now() + kKillWait;
+    microseconds delay = kFirstDelay;
+    while (failure.empty() && move_pass() != 0) {
+      if (Clock::now() >= deadline)
+        throw Error("cgroup \"" + path_ + "\": processes keep escaping the move into " + leaves.front());
+      back_off(delay, deadline);
+    }
+  } catch (const Error& e) {
+    if (failure.empty()) failure = e.what();
+  }
+
+  if (!failure.empty() && !moved_any) {
+    remove_made(layout_, path_, made);
+    throw Error(failure);
+  }
+  // The processes are (some of them, after a failure) in the new
+  // directories: they are the instance's now, removed with it.
+  const bool owns = adopted_ || std::any_of(dirs_.begin(), dirs_.end(),
+                                            [&](const std::string& d) { return has(owned_, d); });
+  for (auto& leaf : leaves) dirs_.push_back(std::move(leaf));
+  std::stable_sort(dirs_.begin(), dirs_.end(),
+                   [&](const std::string& a, const std::string& b) { return index_of(a) < index_of(b); });
+  if (owns)
+    for (auto& d : made)
+      if (!has(owned_, d)) owned_.push_back(std::move(d));
+  if (unified_fd) unified_fd_ = std::move(unified_fd);
+  if (!failure.empty())
+    throw Error(failure + " (the new directories stay with the instance: remove them with it)");
 }
 
 void Cgroup::kill_all() const {

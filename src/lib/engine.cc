@@ -81,6 +81,8 @@ int stop_timeout_of(const Spec& spec) {
 }
 
 std::string cgroup_path_of(const Spec& spec, const std::string& name) {
+  // Rootless without a delegated cgroup: the instance gets none.
+  if (::geteuid() != 0 && ::access("/sys/fs/cgroup/cgroup.procs", W_OK) != 0) return "";
   return spec.linux.cgroups_path.empty() ? default_cgroup_path(name) : spec.linux.cgroups_path;
 }
 

@@ -358,8 +358,12 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   Instance inst;
   const Resources none;
   const Resources& limits = spec.linux.resources ? *spec.linux.resources : none;
-  inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path, Cgroup::controllers_for(limits));
-  inst.cgroup_.apply(limits);  // in force from the instance's first instruction
+  if (!req.cgroup_path.empty()) {
+    inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path, Cgroup::controllers_for(limits));
+    inst.cgroup_.apply(limits);  // in force from the instance's first instruction
+  } else if (!limits.empty()) {
+    throw Error("limits need a cgroup, and this rootless instance has none (no delegated cgroup)");
+  }
   // Compiled here, in mult, once: the instance only installs it.
   std::optional<SeccompProgram> seccomp;
   if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);

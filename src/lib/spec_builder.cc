@@ -208,6 +208,32 @@ void add_network(Json& spec, const InstanceOptions& o) {
   if (!o.links.empty()) ann[kAnnotationNetLinks] = joined(o.links);
 }
 
+// A user without privileges runs the instance in a user namespace of its
+// own: root inside is the user, and the user's subordinate IDs (through
+// newuidmap) are the rest, as rootless podman and bwrap do.
+void add_rootless_user_namespace(Json& spec, const InstanceOptions& o) {
+  if (o.userns && !o.userns->empty())
+    throw usage("--userns=" + *o.userns + ": needs root (rootless instances map to the user's own IDs)");
+  uid_t uid = ::geteuid();
+  gid_t gid = ::getegid();
+  const char* user = ::getenv("USER");
+  auto subuids = subordinate_ids("/etc/subuid", user ? user : "", uid);
+  auto subgids = subordinate_ids("/etc/subgid", user ? user : "", gid);
+  Json uids = Json::array({{{"containerID", 0}, {"hostID", uid}, {"size", 1}}});
+  Json gids = Json::array({{{"containerID", 0}, {"hostID", gid}, {"size", 1}}});
+  if (!subuids.empty() && !subgids.empty()) {
+    uids.push_back({{"containerID", 1}, {"hostID", subuids[0].host_id}, {"size", std::min(subuids[0].size, kIdRangeSize - 1)}});
+    gids.push_back({{"containerID", 1}, {"hostID", subgids[0].host_id}, {"size", std::min(subgids[0].size, kIdRangeSize - 1)}});
+  } else {
+    // Only root exists inside: devpts cannot use the tty group.
+    for (auto& m : spec["mounts"])
+      if (m["type"] == "devpts") std::erase(m["options"].get_ref<Json::array_t&>(), Json("gid=5"));
+  }
+  spec["linux"]["namespaces"].push_back({{"type", "user"}});
+  spec["linux"]["uidMappings"] = uids;
+  spec["linux"]["gidMappings"] = gids;
+}
+
 }  // namespace
 
 bool LimitOptions::empty() const {
@@ -295,7 +321,8 @@ Json build_spec(const Store& store, const std::string& name, const InstanceOptio
     spec["linux"].erase("readonlyPaths");
   }
   add_network(spec, o);
-  if (o.userns) add_user_namespace(spec, *o.userns);
+  if (::geteuid() != 0) add_rootless_user_namespace(spec, o);
+  else if (o.userns) add_user_namespace(spec, *o.userns);
   if (!o.limits.empty()) spec["linux"]["resources"] = resources_json(o.limits);
   if (o.seccomp == "unconfined" || o.privileged) {
     // no filter

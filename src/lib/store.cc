@@ -7,13 +7,23 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "error.hh"
 
 namespace mult {
 
 Store::Store(const std::string& root) {
-  if (root.empty()) {
+  if (root.empty() && ::geteuid() != 0) {
+    // Rootless: the user's own state, as XDG says.
+    const char* home = ::getenv("HOME");
+    const char* xdg_data = ::getenv("XDG_DATA_HOME");
+    const char* xdg_run = ::getenv("XDG_RUNTIME_DIR");
+    lib_ = xdg_data && *xdg_data ? std::string(xdg_data) + "/mult"
+                                 : std::string(home ? home : "/tmp") + "/.local/share/mult";
+    run_ = xdg_run && *xdg_run ? std::string(xdg_run) + "/mult"
+                               : "/tmp/mult-" + std::to_string(::geteuid());
+  } else if (root.empty()) {
     lib_ = "/var/lib/mult";
     run_ = "/run/mult";
   } else {
