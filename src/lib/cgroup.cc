@@ -583,6 +583,7 @@ std::vector<pid_t> Cgroup::pids() const {
 }
 
 void Cgroup::join(const std::vector<std::string>& controllers) {
+  if (path_.empty()) return;  // no cgroup at all (rootless): apply() tells
   if (!layout_ || dirs_.empty()) throw Error("cgroup \"" + path_ + "\": does not exist");
   auto index_of = [this](const std::string& dir) {
     const CgroupHierarchy* h = hierarchy_of(layout_, dir);
@@ -677,7 +678,13 @@ void Cgroup::join(const std::vector<std::string>& controllers) {
     } catch (const Error& e) {
       failure = e.what();
     }
-    if (froze) thaw();
+    if (froze) {
+      try {
+        thaw();
+      } catch (const Error& e) {
+        failure += (failure.empty() ? "" : "; ") + std::string(e.what());
+      }
+    }
     // A process that forked while freeze() settled, or while we moved
     // unfrozen, may have been missed: again until a pass moves nothing.
     auto deadline = Clock::now() + kKillWait;
@@ -707,7 +714,7 @@ void Cgroup::join(const std::vector<std::string>& controllers) {
       if (!has(owned_, d)) owned_.push_back(std::move(d));
   if (unified_fd) unified_fd_ = std::move(unified_fd);
   if (!failure.empty())
-    throw Error(failure + " (the new directories stay with the instance: remove them with it)");
+    throw Error(failure + " (the new directories stay with the instance)");
 }
 
 void Cgroup::kill_all() const {

@@ -81,6 +81,18 @@ class Cgroup {
   void add_process(pid_t pid, bool skip_unified = false) const;
   // Pids in the instance's cgroup.
   std::vector<pid_t> pids() const;
+  // Makes this cgroup a member of every hierarchy an instance needing
+  // `controllers` joins (CgroupLayout::joins) that it is not in yet, e.g. the
+  // v1 cpu hierarchy for a cpu limit set by `mult update` on an instance
+  // started without one. Makes the directories as create() does, then moves
+  // every process of the instance into them: frozen meanwhile (freeze()),
+  // so a fork is not lost, and checked again after the thaw. An instance
+  // that was frozen stays frozen. The directories join dirs() (apply(),
+  // stats(), remove() see them) and are owned when the rest is. Throws
+  // Error; the directories it made are removed when no process was moved
+  // yet, else they stay in dirs() (Cgroup::open finds them too). Nothing
+  // for a cgroup without a path (an instance that has none).
+  void join(const std::vector<std::string>& controllers);
   // SIGKILLs every process, even one forking in a loop: cgroup.kill on v2,
   // freeze, kill, thaw on v1.
   void kill_all() const;

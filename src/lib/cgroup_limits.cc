@@ -166,8 +166,7 @@ std::string_view v2_name(std::string_view controller) {
       host_has = true;
   }
   if (host_has)
-    throw Error(field + ": the instance's cgroup is not in the host's " + controller +
-                " hierarchy (create it with Cgroup::controllers_for())");
+    throw Error(field + ": the instance's cgroup is not in the " + controller + " hierarchy");
   throw Error(field + ": the host has no " + controller + " controller");
 }
 

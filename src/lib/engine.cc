@@ -393,39 +393,53 @@ int Engine::run(const std::string& name, const Json& doc, const RunOptions& opts
   check_name(name);
   Spec spec = parse_spec(doc);
   check_host_side(spec);
-  std::optional<Instance> inst;
   {
     InstanceLock lock(store_, name);
     if (defined(name) || has_runtime(name))
       throw Error("instance \"" + name + "\": already exists");
     if (opts.keep) create_definition_locked(name, doc);
-    try {
-      inst.emplace(start_instance(store_, name, doc, spec, opts.detach, !opts.keep));
-    } catch (...) {
-      if (opts.keep) remove_tree(store_.definition_dir(name));
-      lock.forget();
-      throw;
-    }
-    if (opts.detach) {
-      inst->release();
-      return kExitOk;
-    }
   }
-  int status = inst->wait();
-  InstanceLock lock(store_, name);
-  CgroupStats usage = inst->cgroup().stats();
-  if (usage.oom_kills)
-    std::fprintf(stderr, "mult: instance \"%s\": out of memory: the kernel killed %llu process%s\n",
-                 name.c_str(), (unsigned long long)usage.oom_kills, usage.oom_kills == 1 ? "" : "es");
-  if (opts.keep) record_last_exit(store_, name, usage);
-  inst->cgroup().kill_all();
-  inst->cgroup().remove();
-  inst.reset();
-  release_id_range(store_, name);
-  NetAttachment::detach(store_, name);
-  remove_tree(store_.runtime_dir(name));
-  if (!opts.keep) lock.forget();
-  return status;
+  for (;;) {
+    std::optional<Instance> inst;
+    {
+      InstanceLock lock(store_, name);
+      try {
+        inst.emplace(start_instance(store_, name, doc, spec, opts.detach, !opts.keep));
+      } catch (...) {
+        if (opts.keep) remove_tree(store_.definition_dir(name));
+        lock.forget();
+        throw;
+      }
+      if (opts.detach) {
+        inst->release();
+        return kExitOk;
+      }
+    }
+    int status = inst->wait();
+    bool rebooted = inst->ended_by_reboot();
+    if (inst->ended_by_halt()) {
+      std::fprintf(stderr, "mult: instance \"%s\": powered off from inside\n", name.c_str());
+      status = kExitOk;
+    }
+    InstanceLock lock(store_, name);
+    CgroupStats usage = inst->cgroup().stats();
+    if (usage.oom_kills)
+      std::fprintf(stderr, "mult: instance \"%s\": out of memory: the kernel killed %llu process%s\n",
+                   name.c_str(), (unsigned long long)usage.oom_kills, usage.oom_kills == 1 ? "" : "es");
+    if (opts.keep) record_last_exit(store_, name, usage);
+    inst->cgroup().kill_all();
+    inst->cgroup().remove();
+    inst.reset();
+    release_id_range(store_, name);
+    NetAttachment::detach(store_, name);
+    remove_tree(store_.runtime_dir(name));
+    if (rebooted) {
+      std::fprintf(stderr, "mult: instance \"%s\": rebooted from inside; starting it again\n", name.c_str());
+      continue;
+    }
+    if (!opts.keep) lock.forget();
+    return status;
+  }
 }
 
 void Engine::stop(const std::string& name, std::optional<int> timeout) {

@@ -328,7 +328,7 @@ void Instance::release() {
   cgroup_.keep();
 }
 
-int wait_forwarding_signals(pid_t pid) {
+int wait_forwarding_signals(pid_t pid, int* raw_status) {
   struct sigaction sa {}, old[std::size(kForwarded)];
   sa.sa_handler = forward_signal;
   forward_to = pid;
@@ -338,11 +338,17 @@ int wait_forwarding_signals(pid_t pid) {
   }
   forward_to = 0;
   for (size_t i = 0; i < std::size(kForwarded); ++i) ::sigaction(kForwarded[i], &old[i], nullptr);
+  if (raw_status) *raw_status = status;
   return exit_status(status);
 }
 
 int Instance::wait() {
-  int status = console_ ? relay_pty(console_.get(), pid_) : wait_forwarding_signals(pid_);
+  int raw = 0;
+  int status = console_ ? relay_pty(console_.get(), pid_) : wait_forwarding_signals(pid_, &raw);
+  // reboot(2) in a PID namespace ends its init by SIGHUP (restart) or SIGINT
+  // (halt, power off); mult-init itself never dies of those otherwise.
+  ended_by_reboot_ = WIFSIGNALED(raw) && WTERMSIG(raw) == SIGHUP;
+  ended_by_halt_ = WIFSIGNALED(raw) && WTERMSIG(raw) == SIGINT;
   reaped_ = true;
   return status;
 }

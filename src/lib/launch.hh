@@ -81,6 +81,10 @@ class Instance {
   // Waits for the init to exit, forwarding the usual signals to it, and
   // returns its exit status (128+signal when killed).
   int wait();
+  // After wait(): reboot(2) with LINUX_REBOOT_CMD_RESTART ended it.
+  bool ended_by_reboot() const { return ended_by_reboot_; }
+  // After wait(): reboot(2) with HALT or POWER_OFF ended it.
+  bool ended_by_halt() const { return ended_by_halt_; }
 
  private:
   friend Instance launch(const Spec&, const LaunchRequest&);
@@ -88,6 +92,7 @@ class Instance {
   Fd pidfd_;
   Cgroup cgroup_;
   bool reaped_ = false;
+  bool ended_by_reboot_ = false, ended_by_halt_ = false;
   Fd console_;
 };
 
@@ -99,7 +104,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req);
 // Waits for the child `pid`, passing SIGTERM, SIGINT, SIGHUP, SIGQUIT,
 // SIGUSR1, SIGUSR2 and SIGWINCH on to it; returns its exit status
 // (128+signal when killed).
-int wait_forwarding_signals(pid_t pid);
+int wait_forwarding_signals(pid_t pid, int* raw_status = nullptr);
 
 // Where mult-init lives: beside the running mult, or installed.
 const std::string& mult_init_path();

@@ -45,7 +45,11 @@ const std::vector<DenyGroup>& deny_groups() {
       // across processes, the i386 virtual-8086 mode.
       {{}, {"keyctl", "add_key", "request_key", "userfaultfd", "vm86", "vm86old"}},
       {{"CAP_SYS_MODULE"}, {"init_module", "finit_module", "delete_module"}},
-      {{"CAP_SYS_BOOT"}, {"kexec_load", "kexec_file_load"}},
+      // Not CAP_SYS_BOOT: instances get it so that reboot(2) restarts them
+      // (in a PID namespace it only ends that namespace's init), but a new
+      // kernel is the host's business. Only SYS_MODULE holders (--privileged)
+      // come close to that already.
+      {{"CAP_SYS_MODULE"}, {"kexec_load", "kexec_file_load"}},
       {{"CAP_SYS_ADMIN"},
        {"mount", "umount", "umount2", "pivot_root", "setns", "fsopen", "fsconfig",
         "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",

@@ -83,9 +83,14 @@ std::vector<std::string> grantable_capabilities() {
 // drops and the adds, in that order (so --cap-drop ALL --cap-add X is X).
 Json capability_set(const InstanceOptions& o, const Json& defaults) {
   std::vector<std::string> caps;
-  if (o.privileged) caps = grantable_capabilities();
-  else
+  if (o.privileged) {
+    caps = grantable_capabilities();
+  } else {
     for (const auto& c : defaults) caps.push_back(c.get<std::string>());
+    // reboot(2) inside restarts (or stops) the instance alone: its own PID
+    // namespace confines it; kexec stays denied by the seccomp profile.
+    caps.push_back("CAP_SYS_BOOT");
+  }
   auto upper = [](std::string v) {
     for (auto& c : v) c = char(::toupper(c));
     return v;
