@@ -34,6 +34,7 @@ class InstanceLock {
  public:
   InstanceLock(const Store& store, const std::string& name)
       : path_(store.run() + "/locks/" + name) {
+    make_dirs(store.run(), 0711);  // traversable: see start_instance
     make_dirs(store.run() + "/locks", 0700);
     for (;;) {
       Fd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
@@ -316,7 +317,9 @@ static Instance start_instance(const Store& store, const std::string& name, Json
                                bool detach, bool ephemeral) {
   make_dirs(store.run(), 0711);
   std::string dir = store.runtime_dir(name);
-  if (::mkdir(dir.c_str(), 0700) != 0) {
+  // 0711: root of a user namespace must reach the files bound from here
+  // (hosts, resolv.conf); state and spec stay 0600.
+  if (::mkdir(dir.c_str(), 0711) != 0) {
     if (errno == EEXIST) throw Error("instance \"" + name + "\": already exists");
     throw sys_error("instance \"" + name + "\"");
   }

@@ -128,7 +128,17 @@ void mount_one(int rootfd, const Mount& m) {
     const char* type = m.type == "cgroup" ? "cgroup2" : m.type.c_str();
     if (m.destination == "/dev") mf.flags |= MS_NODEV;  // devices come as binds
     const char* src = m.source.empty() ? type : m.source.c_str();
-    do_mount(where, src, tpath, type, mf.flags, mf.data.empty() ? nullptr : mf.data.c_str());
+    const char* data = mf.data.empty() ? nullptr : mf.data.c_str();
+    if (::mount(src, tpath.c_str(), type, mf.flags, data) != 0) {
+      if (m.type != "sysfs" || errno != EPERM) throw sys_error("mount \"" + where + "\"");
+      // A user namespace that does not own its network namespace (--net
+      // host) may not mount sysfs: the host's, bound read-only, instead.
+      do_mount(where, "/sys", tpath, nullptr, MS_BIND | MS_REC, nullptr);
+      Fd again(openat2_in_root(rootfd, m.destination, O_PATH));
+      if (!again) throw sys_error("mount \"" + where + "\"");
+      do_mount(where, nullptr, fd_path(again.get()), nullptr,
+               MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+    }
   }
   if (unsigned long prop = mf.propagation) {
     Fd t3(openat2_in_root(rootfd, m.destination, O_PATH));
