@@ -53,6 +53,9 @@ bool valid_name(std::string_view name) {
 }
 
 void check_name(std::string_view name, std::string_view what) {
+  // The runtime dir holds these beside the instances' own.
+  if (what == "instance" && (name == "locks" || name == "seccomp"))
+    throw Error("instance \"" + std::string(name) + "\": invalid name (reserved)", kExitUsage);
   if (valid_name(name)) return;
   std::string why = name.empty()        ? "empty"
                     : name.size() > 64 ? "longer than 64 characters"
