@@ -482,12 +482,12 @@ Cgroup& Cgroup::operator=(Cgroup&& o) noexcept {
 Cgroup::~Cgroup() { rollback(layout_, path_, owned_, unified_fd_); }
 
 Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path) {
-  return create(layout, path, nullptr);
+  return create_in(layout, path, nullptr);
 }
 
 Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path,
                       const std::vector<std::string>& controllers) {
-  return create(layout, path, &controllers);
+  return create_in(layout, path, &controllers);
 }
 
 bool CgroupLayout::joins(const CgroupHierarchy& h, const std::vector<std::string>& controllers) const {
@@ -500,8 +500,8 @@ bool CgroupLayout::joins(const CgroupHierarchy& h, const std::vector<std::string
   return &h == &hierarchies.front();
 }
 
-Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path,
-                      const std::vector<std::string>* controllers) {
+Cgroup Cgroup::create_in(const CgroupLayout& layout, const std::string& path,
+                         const std::vector<std::string>* controllers) {
   std::vector<std::string> comps = path_components(path);
   Cgroup cg;  // its destructor undoes everything below if we throw
   cg.layout_ = &layout;

@@ -144,8 +144,10 @@ class Cgroup {
   const std::string* unified_leaf() const;
   // cgroup_freeze.cc: the file freeze() writes and whether it is cgroup v2's.
   std::string freeze_file(bool* v2) const;
-  static Cgroup create(const CgroupLayout& layout, const std::string& path,
-                       const std::vector<std::string>* controllers);
+  // nullptr: every hierarchy. (Named apart so that create(l, p, {}) means
+  // "no controllers", not this.)
+  static Cgroup create_in(const CgroupLayout& layout, const std::string& path,
+                          const std::vector<std::string>* controllers);
 
   const CgroupLayout* layout_ = nullptr;
   std::string path_;
