@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
+#include <set>
 
 #include "cgroup.hh"
 #include "error.hh"
@@ -89,7 +90,11 @@ Json capability_set(const InstanceOptions& o, const Json& defaults) {
     for (const auto& c : defaults) caps.push_back(c.get<std::string>());
     // reboot(2) inside restarts (or stops) the instance alone: its own PID
     // namespace confines it; kexec stays denied by the seccomp profile.
-    caps.push_back("CAP_SYS_BOOT");
+    // Only while that profile is in force, or in a user namespace of the
+    // instance's own (kexec asks for CAP_SYS_BOOT over the host's): with
+    // --seccomp unconfined or FILE it would let the instance kexec_load a
+    // kernel into the host. --cap-add SYS_BOOT still grants it there.
+    if (o.seccomp.empty() || o.userns || ::geteuid() != 0) caps.push_back("CAP_SYS_BOOT");
   }
   auto upper = [](std::string v) {
     for (auto& c : v) c = char(::toupper(c));
@@ -143,6 +148,53 @@ int64_t parse_count(const std::string& value, const std::string& option, int64_t
     throw usage(option + " \"" + value + "\": expected a whole number from " + std::to_string(min) +
                 " to " + std::to_string(max));
   return n;
+}
+
+// "0-1,3" -> {0, 1, 3}; false when it is not such a list.
+bool parse_id_list(const std::string& s, std::set<long>& out) {
+  if (s.empty()) return false;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t end = s.find(',', pos);
+    if (end == std::string::npos) end = s.size();
+    std::string item = s.substr(pos, end - pos);
+    auto number = [](const std::string& t, long& v) {
+      if (t.empty() || t.size() > 5 || t.find_first_not_of("0123456789") != std::string::npos) return false;
+      v = std::stol(t);
+      return true;
+    };
+    long a = 0, b = 0;
+    size_t dash = item.find('-');
+    if (!number(item.substr(0, dash), a)) return false;
+    b = a;
+    if (dash != std::string::npos && !number(item.substr(dash + 1), b)) return false;
+    if (b < a) return false;
+    for (long v = a; v <= b; ++v) out.insert(v);
+    pos = end + 1;
+  }
+  return true;
+}
+
+// --cpuset-cpus / --cpuset-mems: a list whose every member is online on
+// this host (`online`, a sysfs list), checked before anything is made.
+std::string online_list(const std::string& value, const std::string& option, const std::string& online,
+                        const char* what) {
+  std::set<long> asked, available;
+  if (!parse_id_list(value, asked))
+    throw usage(option + " \"" + value + "\": expected a list like 0-1,3");
+  std::string text;
+  try {
+    if (!read_file_if_exists(online, text)) return value;
+  } catch (const Error&) {
+    return value;
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (!parse_id_list(text, available)) return value;
+  for (long id : asked)
+    if (!available.count(id))
+      throw usage(option + " \"" + value + "\": " + what + " " + std::to_string(id) +
+                  " is not available (online: " + text + ")");
+  return value;
 }
 
 Json device_rates(const std::vector<std::string>& values, const std::string& option, bool iops) {
@@ -260,8 +312,10 @@ Json resources_json(const LimitOptions& l) {
     r["cpu"]["period"] = kCpuPeriod;
   }
   if (!l.cpu_shares.empty()) r["cpu"]["shares"] = parse_count(l.cpu_shares, "--cpu-shares", 2, 262144);
-  if (!l.cpuset_cpus.empty()) r["cpu"]["cpus"] = l.cpuset_cpus;
-  if (!l.cpuset_mems.empty()) r["cpu"]["mems"] = l.cpuset_mems;
+  if (!l.cpuset_cpus.empty())
+    r["cpu"]["cpus"] = online_list(l.cpuset_cpus, "--cpuset-cpus", "/sys/devices/system/cpu/online", "CPU");
+  if (!l.cpuset_mems.empty())
+    r["cpu"]["mems"] = online_list(l.cpuset_mems, "--cpuset-mems", "/sys/devices/system/node/online", "node");
   if (!l.pids_limit.empty())
     r["pids"]["limit"] = parse_count(l.pids_limit, "--pids-limit", -1, int64_t(1) << 31);
   if (!l.io_weight.empty()) r["blockIO"]["weight"] = parse_count(l.io_weight, "--io-weight", 10, 1000);
