@@ -214,13 +214,19 @@ void attach_console(int console_socket) {
   gates.seccomp = std::move(seccomp);
   // Until exec, this process is mult: nothing in the instance may read its
   // memory or open the host's binary through /proc/PID/exe.
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // In a new user namespace only once mult has written the ID maps: a
+  // non-dumpable process's /proc/PID files belong to root, and a rootless
+  // mult could not open uid_map (a race it lost now and then). Until then
+  // nothing else is in the instance to look.
+  const bool maps_pending = makes_namespace(spec, "user");
+  if (!maps_pending) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   try {
     if (::dup2(req.stdin_fd, 0) < 0 || ::dup2(req.stdout_fd, 1) < 0 || ::dup2(req.stderr_fd, 2) < 0)
       throw sys_error("stdio");
     ::setsid();
     char go = 0;
     Fd root_tree = receive_message(sock, go);        // cgroups joined, IDs mapped
+    if (maps_pending) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (go != kGo) ::_exit(kExitRunFailed);          // mult gave up
     if (makes_namespace(spec, "user")) become_namespace_root();
 
