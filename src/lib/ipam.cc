@@ -230,7 +230,9 @@ std::map<std::string, std::string> Ipam::read_leases() const {
 void Ipam::write_leases(const std::map<std::string, std::string>& leases) const {
   json j = json::object();
   for (const auto& [addr, inst] : leases) j[addr] = inst;
-  write_file_atomic(leases_path(), j.dump(2) + "\n");
+  // Atomic but not fsynced: leases outlive no crash that their instances
+  // survive, and an fsync here cost milliseconds on every bridged start.
+  write_file_atomic(leases_path(), j.dump(2) + "\n", 0644, Durability::kVolatile);
 }
 
 std::map<std::string, std::string> Ipam::leases() const {

@@ -103,7 +103,7 @@ uint32_t lease_id_range(const Store& store, const std::string& instance) {
          start += kIdRangeSize) {
       if (std::find(taken.begin(), taken.end(), uint32_t(start)) != taken.end()) continue;
       leases[instance] = uint32_t(start);
-      write_file_atomic(leases_file(store), leases.dump(2) + "\n", 0600);
+      write_file_atomic(leases_file(store), leases.dump(2) + "\n", 0600, Durability::kVolatile);
       return uint32_t(start);
     }
   }
@@ -120,7 +120,7 @@ void release_id_range(const Store& store, const std::string& instance) {
     ::unlink(leases_file(store).c_str());
     ::unlink((store.lib() + "/userns.lock").c_str());
   } else {
-    write_file_atomic(leases_file(store), leases.dump(2) + "\n", 0600);
+    write_file_atomic(leases_file(store), leases.dump(2) + "\n", 0600, Durability::kVolatile);
   }
 }
 
