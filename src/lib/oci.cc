@@ -26,6 +26,7 @@
 #include "error.hh"
 #include "hooks.hh"
 #include "launch.hh"
+#include "seccomp.hh"
 #include "state.hh"
 #include "store.hh"
 #include "tty.hh"
@@ -92,20 +93,37 @@ std::string read_small(const std::string& path) {
   return s;
 }
 
-// Writes a pid file as runc does: the number, no newline, replaced atomically.
-void write_pid_file(const std::string& path, pid_t pid) {
-  if (path.empty()) return;
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) throw sys_error("pid file " + quote(path));
-  std::string text = std::to_string(pid);
-  if (::write(fd.get(), text.data(), text.size()) != ssize_t(text.size()) ||
-      ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw sys_error("pid file " + quote(path), err);
+// A pid file as runc writes it: the number, no newline, replaced
+// atomically. Its directory is opened first: exec writes it after entering
+// the container's mount namespace.
+class PidFile {
+ public:
+  explicit PidFile(const std::string& path) : path_(path) {
+    if (path.empty()) return;
+    auto slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    name_ = slash == std::string::npos ? path : path.substr(slash + 1);
+    dir_.reset(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir_ || name_.empty()) throw sys_error("pid file " + quote(path), dir_ ? EISDIR : errno);
   }
-}
+  void write(pid_t pid) const {
+    if (path_.empty()) return;
+    std::string tmp = "." + name_ + ".tmp-" + std::to_string(::getpid());
+    Fd fd(::openat(dir_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) throw sys_error("pid file " + quote(path_));
+    std::string text = std::to_string(pid);
+    if (::write(fd.get(), text.data(), text.size()) != ssize_t(text.size()) ||
+        ::renameat(dir_.get(), tmp.c_str(), dir_.get(), name_.c_str()) != 0) {
+      int err = errno;
+      ::unlinkat(dir_.get(), tmp.c_str(), 0);
+      throw sys_error("pid file " + quote(path_), err);
+    }
+  }
+
+ private:
+  std::string path_, name_;
+  Fd dir_;
+};
 
 // What the spec asks for that this host (or mult) cannot give: refused
 // before anything is made.
@@ -217,10 +235,10 @@ void check_id(const std::string& id) {
            c == '_' || c == '.' || c == '+' || c == '-';
   };
   bool valid = !id.empty() && id.size() <= 1024 && ok(id[0]) && id[0] != '.' &&
-               id[0] != '-' && id[0] != '+' && id[0] != '_' && std::all_of(id.begin(), id.end(), ok);
+               id[0] != '-' && id[0] != '+' && std::all_of(id.begin(), id.end(), ok);
   if (!valid)
     throw Error("invalid container id " + quote(id) +
-                    " (letters, digits and _ . + -, starting with a letter or digit)",
+                    " (letters, digits and _ . + -, starting with a letter, digit or _)",
                 kExitUsage);
 }
 
@@ -313,6 +331,35 @@ class Runtime::Created {
 
 namespace {
 
+// The runtime supplies the default devices (runtime-spec config-linux.md):
+// where the config restricts devices (engines send a lone "deny all" and
+// count on the runtime, as runc and crun do), the defaults stay usable.
+void add_default_device_rules(Spec& spec) {
+  if (!spec.linux.resources || spec.linux.resources->devices.empty()) return;
+  struct Rule {
+    const char* type;
+    int64_t major, minor;  // -1: any
+    const char* access;
+  };
+  static constexpr Rule kDefaults[] = {
+      {"c", -1, -1, "m"},   {"b", -1, -1, "m"},    // mknod of any node (it still needs access)
+      {"c", 1, 3, "rwm"},   {"c", 1, 5, "rwm"},    // null, zero
+      {"c", 1, 7, "rwm"},   {"c", 1, 8, "rwm"},    // full, random
+      {"c", 1, 9, "rwm"},   {"c", 5, 0, "rwm"},    // urandom, tty
+      {"c", 5, 1, "rwm"},   {"c", 5, 2, "rwm"},    // console, ptmx
+      {"c", 136, -1, "rwm"}, {"c", 10, 200, "rwm"},  // pts/*, net/tun
+  };
+  for (const auto& d : kDefaults) {
+    DeviceRule r;
+    r.allow = true;
+    r.type = d.type;
+    if (d.major >= 0) r.major = d.major;
+    if (d.minor >= 0) r.minor = d.minor;
+    r.access = d.access;
+    spec.linux.resources->devices.push_back(r);
+  }
+}
+
 struct Made {
   Instance instance;
   ContainerState state;
@@ -321,7 +368,8 @@ struct Made {
 
 }  // namespace
 
-static Made make_container(const std::string& dir, const CreateOptions& o, bool relay_terminal) {
+static Made make_container(const std::string& dir, const std::string& seccomp_cache,
+                           const CreateOptions& o, bool relay_terminal) {
   ContainerState st;
   st.id = o.id;
   st.created = rfc3339_now();
@@ -347,6 +395,7 @@ static Made make_container(const std::string& dir, const CreateOptions& o, bool 
   std::string fifo = dir + "/" + kFifo;
   if (::mkfifo(fifo.c_str(), 0622) != 0) throw sys_error("start fifo " + fifo);
 
+  add_default_device_rules(spec);
   // The container's process is PID 1 of its namespace, as OCI expects.
   spec.annotations[kAnnotationPid1] = "process";
   if (o.listen_fds > 0) {
@@ -361,6 +410,7 @@ static Made make_container(const std::string& dir, const CreateOptions& o, bool 
   req.stderr_fd = o.stderr_fd;
   req.start_fifo = fifo;
   req.preserve_fds = o.preserve_fds + o.listen_fds;
+  req.seccomp_cache_dir = seccomp_cache;
   Fd console_ours, console_theirs;
   req.console_socket = o.console_socket;
   if (spec.process->terminal && o.console_socket < 0) {
@@ -397,9 +447,10 @@ ContainerState Runtime::create(const CreateOptions& o) {
   if (o.systemd_cgroup) throw Error("--systemd-cgroup: systemd is not running on this host");
   if (file_exists(dir(o.id))) throw Error("container " + quote(o.id) + " already exists");
   Created created(*this, o.id);
-  Made m = make_container(dir(o.id), o, /*relay_terminal=*/false);
+  PidFile pid_file(o.pid_file);
+  Made m = make_container(dir(o.id), seccomp_cache(), o, /*relay_terminal=*/false);
   write(m.state);
-  write_pid_file(o.pid_file, m.state.pid);
+  pid_file.write(m.state.pid);
   m.instance.release();
   created.commit();
   return m.state;
@@ -408,14 +459,15 @@ ContainerState Runtime::create(const CreateOptions& o) {
 // Opens the start fifo for reading: the process blocked on it writes one
 // byte and goes on to exec its command.
 static void release_fifo(const std::string& fifo, const ContainerState& st) {
+  // First: once the fifo is open the process may run, finish and be reaped.
+  Fd pidfd = open_pidfd(st);
+  if (!pidfd) throw Error("container " + quote(st.id) + ": its process exited before start");
   Fd fd(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOENT) throw Error("container " + quote(st.id) + " is not in the created state");
     throw sys_error("start fifo " + fifo);
   }
   ::unlink(fifo.c_str());  // from now on the container counts as running
-  Fd pidfd = open_pidfd(st);
-  if (!pidfd) throw Error("container " + quote(st.id) + ": its process exited before start");
   for (;;) {
     struct pollfd p[2] = {{fd.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
     int r = ::poll(p, 2, -1);
@@ -460,9 +512,10 @@ int Runtime::run(const CreateOptions& o, bool detach, bool keep) {
   std::optional<Made> m;
   {
     Created created(*this, o.id);
-    m.emplace(make_container(dir(o.id), o, /*relay_terminal=*/!detach));
+    PidFile pid_file(o.pid_file);
+    m.emplace(make_container(dir(o.id), seccomp_cache(), o, /*relay_terminal=*/!detach));
     write(m->state);
-    write_pid_file(o.pid_file, m->state.pid);
+    pid_file.write(m->state.pid);
     created.commit();
   }
   try {
@@ -562,12 +615,23 @@ int Runtime::exec(const std::string& id, const ExecOptions& o) {
   if (o.process.terminal && o.console_socket < 0 && o.detach)
     throw Error("exec: a terminal for a detached process needs --console-socket", kExitUsage);
   EnterOptions eo;
+  // The container's seccomp filter binds every process of it.
+  if (std::optional<Spec> spec = [&]() -> std::optional<Spec> {
+        try {
+          return saved_spec(id);
+        } catch (const Error&) {
+          return std::nullopt;
+        }
+      }();
+      spec && spec->linux.seccomp)
+    eo.seccomp = load_seccomp(*spec->linux.seccomp, seccomp_cache());
   eo.user = o.user;
   eo.console_socket = o.console_socket;
   eo.preserve_fds = o.preserve_fds;
   eo.start_time = st.start_time;
+  PidFile pid_file(o.pid_file);
   Entered e = enter_instance(st.pid, st.cgroup_path, o.process, eo, "container " + quote(id));
-  write_pid_file(o.pid_file, e.pid);
+  pid_file.write(e.pid);
   if (o.detach) return kExitOk;
   if (e.master) return relay_pty(e.master.get(), e.pid);
   return wait_forwarding_signals(e.pid);
@@ -622,7 +686,12 @@ void Runtime::update(const std::string& id, const Resources& r) {
   DirLock lock(dir(id), id);
   ContainerState st = state(id);
   if (st.status == "stopped") throw Error("cannot update container " + quote(id) + ": it has stopped");
-  Cgroup::open(CgroupLayout::host(), st.cgroup_path).apply(r);
+  // A limit on a controller whose v1 hierarchy the container did not join
+  // (launch joins only those its config limits) moves it in there first.
+  Cgroup cg = Cgroup::open(CgroupLayout::host(), st.cgroup_path);
+  cg.join(Cgroup::controllers_for(r));
+  cg.keep();
+  cg.apply(r);
 }
 
 CgroupStats Runtime::stats(const std::string& id) const {

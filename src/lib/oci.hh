@@ -108,6 +108,9 @@ class Runtime {
  private:
   class Created;
   std::string dir(const std::string& id) const { return root_ + "/" + id; }
+  // Compiled seccomp filters, kept between containers (not a container: its
+  // name is not an id).
+  std::string seccomp_cache() const { return root_ + "/.seccomp-cache"; }
   ContainerState read(const std::string& id) const;
   void write(const ContainerState& st) const;
   Spec saved_spec(const std::string& id) const;
@@ -137,7 +140,8 @@ Resources parse_resources_json(const Json& j);
 // Current time as RFC 3339 with nanoseconds, UTC ("2024-05-01T12:00:00.123456789Z").
 std::string rfc3339_now();
 
-// Container ids: [A-Za-z0-9][A-Za-z0-9_.+-]*, at most 1024 characters.
+// Container ids: [A-Za-z0-9_][A-Za-z0-9_.+-]*, at most 1024 characters
+// (never "." or "..", nor a hidden name like mult-oci's .seccomp-cache).
 void check_id(const std::string& id);
 
 }  // namespace mult::oci

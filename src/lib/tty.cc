@@ -56,7 +56,9 @@ Fd open_pty_master(std::string& slave_path) {
 }
 
 void attach_to_pty(const std::string& slave_path) {
-  if (::setsid() < 0) throw sys_error("pty: setsid");
+  // An instance's PID 1 already leads a session of its own (and has no
+  // controlling terminal yet): that is all setsid would give.
+  if (::setsid() < 0 && ::getsid(0) != ::getpid()) throw sys_error("pty: setsid");
   int fd = ::open(slave_path.c_str(), O_RDWR);
   if (fd < 0) throw sys_error("pty: open " + slave_path);
   if (::ioctl(fd, TIOCSCTTY, 0) != 0) throw sys_error("pty: controlling terminal");
