@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "error.hh"
+#include "store.hh"
 
 namespace mult {
 
@@ -45,24 +46,7 @@ void back_off(microseconds& delay, Clock::time_point deadline) {
 
 // Reads a whole (small) file. Returns 0 or the errno.
 int read_file(const std::string& path, std::string& out) {
-  out.clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      out.append(buf, static_cast<size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else if (errno != EINTR) {
-      int err = errno;
-      ::close(fd);
-      return err;
-    }
-  }
-  ::close(fd);
-  return 0;
+  return try_read_file(path, out);
 }
 
 // Writes `data` to an existing file in one write(2), as cgroupfs wants: every

@@ -21,6 +21,7 @@
 
 #include "cgroup.hh"
 #include "error.hh"
+#include "store.hh"
 
 namespace mult {
 
@@ -30,24 +31,7 @@ namespace {
 
 // Reads a whole (small) file. Returns 0 or the errno.
 int read_text(const std::string& path, std::string& out) {
-  out.clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n > 0) {
-      out.append(buf, static_cast<size_t>(n));
-    } else if (n == 0) {
-      break;
-    } else if (errno != EINTR) {
-      int err = errno;
-      ::close(fd);
-      return err;
-    }
-  }
-  ::close(fd);
-  return 0;
+  return try_read_file(path, out);
 }
 
 bool file_exists(const std::string& path) {

@@ -108,23 +108,28 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
   if (dfd) ::fsync(dfd.get());
 }
 
-bool read_file_if_exists(const std::string& path, std::string& out) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return false;
-    throw sys_error("open " + path);
-  }
+int try_read_file(const std::string& path, std::string& out) noexcept {
   out.clear();
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errno;
   char buf[8192];
   for (;;) {
     ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw sys_error("read " + path);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return 0;
+    try {
+      out.append(buf, size_t(n));
+    } catch (...) {
+      return ENOMEM;
     }
-    if (n == 0) break;
-    out.append(buf, size_t(n));
   }
+}
+
+bool read_file_if_exists(const std::string& path, std::string& out) {
+  int err = try_read_file(path, out);
+  if (err == ENOENT) return false;
+  if (err) throw sys_error("read " + path, err);
   return true;
 }
 
