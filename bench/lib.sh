@@ -167,9 +167,9 @@ na() {
 # Removes the containers a failed or timed-out run left under ROOT.
 oci_cleanup() {  # oci_cleanup RUNTIME ROOT [WRAP]
   [ -d "$2" ] || return 0
-  for id in $(ls "$2" 2>/dev/null); do
-    [ -d "$2/$id" ] || continue
-    ${3:-} timeout 10 "$1" --root "$2" delete -f "$id" >/dev/null 2>&1 || true
+  for d in "$2"/*; do
+    [ -d "$d" ] || continue
+    ${3:-} timeout 10 "$1" --root "$2" delete -f "${d##*/}" >/dev/null 2>&1 || true
   done
 }
 

@@ -1,0 +1,763 @@
+#!/usr/bin/env python3
+"""Tables and docs/performance.md from the results of one benchmark run.
+
+  report.py --table RES SECTION ORDER [BASE...]   one hyperfine section
+  report.py --density RES | --overhead RES | --footprint RES
+  report.py --report RES OUT.md PLOT.png          everything, with the plot
+
+RES is $WORK/results: one directory per section, NAME.json (hyperfine's
+export, or the section's own figures) or NAME.err (why NAME was not
+measured)."""
+import json
+import os
+import statistics
+import subprocess
+import sys
+
+# ---------------------------------------------------------------- reading
+
+
+def load(res, sec, name):
+    """(value, error): hyperfine result dict or the section's JSON, or the
+    reason it is missing."""
+    base = os.path.join(res, sec, name)
+    if os.path.exists(base + ".json"):
+        d = json.load(open(base + ".json"))
+        if "results" in d:
+            return ok_runs(d["results"][0])
+        return d, None
+    if os.path.exists(base + ".err"):
+        return None, open(base + ".err").read().strip()
+    return None, "not measured"
+
+
+def ok_runs(r):
+    """A hyperfine result restricted to the runs that exited 0 (runs with
+    ALLOW_FAIL may have failed); r["failed"] counts the others."""
+    codes = r.get("exit_codes") or []
+    bad = sum(1 for c in codes if c)
+    r["failed"] = bad
+    if not bad:
+        return r, None
+    times = [t for t, c in zip(r["times"], codes) if not c]
+    if not times:
+        return None, f"all {len(codes)} runs failed"
+    r = dict(r, times=times, median=statistics.median(times), mean=statistics.mean(times),
+             stddev=statistics.stdev(times) if len(times) > 1 else 0, min=min(times), failed=bad)
+    return r, None
+
+
+def median_ms(res, sec, name):
+    r, err = load(res, sec, name)
+    return (r["median"] * 1000 if r else None), err
+
+
+def fmt(v, spec=".2f", na="n/a"):
+    return na if v is None else format(v, spec)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+# ---------------------------------------------------------------- tables
+
+
+def timing_rows(res, sec, order, bases):
+    rows = []
+    base_v = {b: median_ms(res, sec, b)[0] for b in bases}
+    for name in order:
+        r, err = load(res, sec, name)
+        m = r["median"] * 1000 if r else None
+        rows.append({
+            "name": name, "median": m,
+            "mean": r["mean"] * 1000 if r else None,
+            "stddev": (r.get("stddev") or 0) * 1000 if r else None,
+            "min": r["min"] * 1000 if r else None,
+            "runs": (f"{len(r['times'])}" + (f" (+{r['failed']} failed)" if r.get("failed") else "")) if r else None,
+            "cpu": (r["user"] + r["system"]) * 1000 if r else None,
+            "ratios": [ratio(m, base_v[b]) for b in bases],
+            "err": err,
+        })
+    return rows
+
+
+def timing_md(res, sec, order, bases):
+    rows = timing_rows(res, sec, order, bases)
+    head = "| command | median ms | mean ± σ ms | min ms | CPU ms (user+sys) | runs | " + \
+        " | ".join(f"× {b}" for b in bases) + " |"
+    out = [head, "|" + "---|" * (6 + len(bases))]
+    notes = []
+    for r in rows:
+        if r["median"] is None:
+            out.append(f"| {r['name']} | n/a | | | | | " + " | ".join("" for _ in bases) + " |")
+            notes.append(f"- {r['name']}: {r['err']}")
+            continue
+        out.append(f"| {r['name']} | {r['median']:.2f} | {r['mean']:.2f} ± {r['stddev']:.2f} | "
+                   f"{r['min']:.2f} | {r['cpu']:.2f} | {r['runs']} | " +
+                   " | ".join(fmt(x) for x in r["ratios"]) + " |")
+    return "\n".join(out) + ("\n\nNot measured:\n\n" + "\n".join(notes) if notes else "")
+
+
+def timing_text(res, sec, order, bases):
+    rows = timing_rows(res, sec, order, bases)
+    out = [f"{'command':<15} {'median ms':>10} " + " ".join(f"{'x ' + b:>14}" for b in bases)]
+    for r in rows:
+        if r["median"] is None:
+            out.append(f"{r['name']:<15} {'n/a':>10}   ({r['err']})")
+        else:
+            out.append(f"{r['name']:<15} {r['median']:10.2f} " +
+                       " ".join(f"{fmt(x):>14}" for x in r["ratios"]))
+    return "\n".join(out)
+
+
+def density_md(res):
+    rows = []
+    for rt in ("mult", "crun"):
+        d, err = load(res, "density", rt)
+        rows.append((rt, d, err))
+    out = ["| runtime | N | started | start all s | per start ms | remove all s | "
+           "MemAvailable Δ per instance KiB | slope over the ramp KiB | Pss per instance KiB | kernel Δ per instance KiB "
+           "(slab + stacks + page tables) | not returned after removal MiB | left behind |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    notes = []
+    for rt, d, err in rows:
+        if d is None:
+            out.append(f"| {rt} | n/a | | | | | | | | | | |")
+            notes.append(f"- {rt}: {err}")
+            continue
+        k = d["kernel_per_instance_kib"]
+        kern = k["Slab"] + k["KernelStack"] + k["PageTables"]
+        left = ", ".join(f"{v} {n}" for n, v in d["left"].items())
+        per = d["start_s"] * 1000 / max(d["started"], 1)
+        out.append(f"| {rt} | {d['n']} | {d['started']} | {d['start_s']:.2f} | {per:.1f} | "
+                   f"{d['rm_s']:.2f} | {d['per_instance_kib']:.0f} | {fmt(d.get('ramp_slope_kib'), '.0f')} | "
+                   f"{d['pss_per_instance_kib']:.0f} | "
+                   f"{kern:.0f} ({k['Slab']:.0f} + {k['KernelStack']:.0f} + {k['PageTables']:.0f}) | "
+                   f"{d['not_returned_kib'] / 1024:.1f} | {left} |")
+        if d.get("start_errors"):
+            notes.append(f"- {rt} start errors (last): {' / '.join(d['start_errors'])}")
+        if d.get("rm_errors"):
+            notes.append(f"- {rt} removal errors (last): {' / '.join(d['rm_errors'])}")
+        if d.get("left_examples"):
+            notes.append(f"- {rt} left behind, e.g.: {', '.join(d['left_examples'])}")
+        if "ls_s" in d:
+            notes.append(f"- `mult ls` with {d['running']} instances running took {d['ls_s']:.2f} s.")
+    return "\n".join(out) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def overhead_md(res):
+    d, err = load(res, "overhead", "syscalls")
+    if d is None:
+        return f"n/a: {err}"
+    out = []
+    for key, title in (("median_ns", "Median over the rounds (each round: its fastest batch)"),
+                       ("min_ns", "Best round")):
+        m = d.get(key)
+        if not m:
+            continue
+        cfgs = [c for c in ("host", "mult", "mult-unconfined") if c in m]
+        out += [f"{title}, ns per operation:", "",
+                "| operation | " + " | ".join(cfgs) + " | mult × host | unconfined × host | seccomp's share ns |",
+                "|---|" + "---|" * (len(cfgs) + 3)]
+        for op in d["ops"]:
+            h = m["host"][op]
+            mu, un = m.get("mult", {}).get(op), m.get("mult-unconfined", {}).get(op)
+            out.append(f"| {op} | " + " | ".join(f"{m[c][op]:.1f}" for c in cfgs) +
+                       f" | {fmt(ratio(mu, h))} | {fmt(ratio(un, h))} | "
+                       f"{fmt(mu - un if mu is not None and un is not None else None, '.1f')} |")
+        out.append("")
+    return "\n".join(out).rstrip()
+
+
+def footprint_md(res):
+    out = ["| process | peak RSS KiB (median) | min–max | runs |", "|---|---|---|---|"]
+    notes = []
+    for n, label in (("mult", "mult run (to exit)"), ("mult-detach", "mult run -d"),
+                     ("mult-exec", "mult exec"), ("mult-oci", "mult-oci run"),
+                     ("crun", "crun run"), ("runc", "runc run")):
+        d, err = load(res, "footprint", "rss-" + n)
+        if d is None:
+            out.append(f"| {label} | n/a | | |")
+            notes.append(f"- {label}: {err}")
+        else:
+            out.append(f"| {label} | {d['median_kib']:.0f} | {d['min_kib']}–{d['max_kib']} | "
+                       f"{len(d['samples'])} |")
+    m, err = load(res, "footprint", "memlimit")
+    out.append("")
+    if m is None:
+        out.append(f"Smallest memory limit: n/a ({err})")
+    else:
+        v = f"{m['min_kib']} KiB" if m["min_kib"] else "above 4096 KiB"
+        out.append(f"Smallest `--memory` under which `echo ok` still runs: **{v}** "
+                   f"(binary search over whole {m['page_size'] // 1024} KiB pages, 256 KiB–4 MiB, a limit "
+                   f"passing when 3 runs out of 3 print ok; tries: {' '.join(m['tries'])}; "
+                   f"just below, runs that still printed ok: {' '.join(m['confirm']) or '-'}).")
+        out.append("")
+        out.append(f"Below one page mult refuses the limit itself: `{m['below_one_page']}`")
+    return "\n".join(out) + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def features_md(res):
+    """bench/limits.sh, bench/seccomp.sh and bench/network.sh, when they ran."""
+    out = []
+    if os.path.isdir(os.path.join(res, "limits")):
+        out += ["`mult run -- /bin/true` without and with `--memory 64M --pids-limit 100 --cpus 1` "
+                "(`bench/limits.sh`):", "",
+                timing_md(res, "limits", ("plain", "limited"), ("plain",)), ""]
+    if os.path.isdir(os.path.join(res, "seccomp")):
+        out += ["The default seccomp profile against `--seccomp unconfined` at start, in short blocks with "
+                "the order swapped from block to block (`bench/seccomp.sh`):", "",
+                timing_md(res, "seccomp", ("default", "unconfined"), ("unconfined",))]
+        p, _ = load(res, "seccomp", "paired")
+        if p and p.get("paired_diff_ms"):
+            q = sorted(p["paired_diff_ms"])
+            out += ["", f"Within a block, default minus unconfined: median {statistics.median(q):+.2f} ms "
+                    f"(range {q[0]:+.2f} .. {q[-1]:+.2f}, {len(q)} blocks)."]
+        out.append("")
+    if os.path.isdir(os.path.join(res, "netstart")) or os.path.isdir(os.path.join(res, "network")):
+        out += ["`--net bridge` against `--net none` at start, and a bridged instance's TCP throughput "
+                "and ping against the loopback, all inside a network namespace of the benchmark's own "
+                "(`bench/network.sh`):", "",
+                timing_md(res, "netstart", ("none", "bridge"), ("none",))]
+        d, err = load(res, "network", "figures")
+        if d:
+            r = lambda a, b: fmt(ratio(a, b))
+            out += ["", "| | bridge | loopback | ratio |", "|---|---|---|---|",
+                    f"| TCP MiB/s ({d['mib']} MiB, median) | {fmt(d['bridge_mib_s'], '.0f')} | "
+                    f"{fmt(d['loopback_mib_s'], '.0f')} | {r(d['bridge_mib_s'], d['loopback_mib_s'])} |",
+                    f"| ping, average ms | {fmt(d['bridge_rtt_ms'], '.3f')} | {fmt(d['loopback_rtt_ms'], '.3f')} | "
+                    f"{r(d['bridge_rtt_ms'], d['loopback_rtt_ms'])} |"]
+        elif err:
+            out += ["", f"Throughput and ping: n/a ({err})"]
+    return "\n".join(out).strip()
+
+
+OFFCPU_WHAT = {
+    "__unix_dgram_recvmsg": "mult waits for the instance to end (its socket)",
+    "do_sigtimedwait.isra.0": "mult-init waits for its command",
+    "do_wait": "waits for a child to exit",
+    "blkdev_issue_discard": "ext4 discard while state files are removed",
+    "synchronize_rcu_expedited": "RCU grace period: the old root's detach after pivot_root, or the mount "
+                                 "namespace's teardown when its last process exits",
+    "copy_net_ns": "creating the network namespace",
+    "rtnl_newlink": "the rtnl lock (loopback set-up)",
+}
+
+
+def profile_md(res):
+    out = ["Ablations of `mult run --rootfs R -- /bin/true` (same run, fewer hyperfine runs):", ""]
+    out.append(timing_md(res, "profile", ("run-default", "run-unconfined", "run-privileged", "run-net-host",
+                                          "version"), ("run-default",)))
+    move, _ = median_ms(res, "profile", "cg-move")
+    nomove, _ = median_ms(res, "profile", "cg-nomove")
+    sub, _ = median_ms(res, "profile", "subtree-noop")
+    out += ["", "Two cgroup v2 writes, timed alone (`sh -c 'sleep 0.05; echo $$ > FILE'`: the sleep "
+            "lets the kernel leave the state a recent cgroup write leaves it in; medians):", "",
+            "| write | median ms | minus writing to /dev/null |", "|---|---|---|"]
+    for name, label in (("cg-move", "own PID to a fresh cgroup's `cgroup.procs` (a migration)"),
+                        ("subtree-noop", "an already enabled controller to `cgroup.subtree_control`"),
+                        ("cg-nomove", "/dev/null (the shell and the sleep alone)")):
+        m, err = median_ms(res, "profile", name)
+        out.append(f"| {label} | {fmt(m)} | {fmt(m - nomove if m is not None and nomove else None)} |"
+                   if m is not None else f"| {label} | n/a ({err}) | |")
+    d, err = load(res, "profile", "strace")
+    if d:
+        for kind, title in (("run", "mult run"), ("exec", "mult exec")):
+            k = d[kind]
+            out += ["", f"`strace -f -T` of {k['runs']} × `{title}`: time in each system call per run "
+                    "(median over the runs; calls that only wait for another process left out), "
+                    "and the slowest single calls:", "",
+                    "| system call | ms per run |", "|---|---|"]
+            out += [f"| {n} | {v:.2f} |" for n, v in k["median_ms_per_run"]]
+            out += [""] + [f"- {dur} ms: `{line}`" for dur, _, line in k["slowest"]]
+    else:
+        out.append(f"\nstrace: n/a ({err})")
+    m, err = load(res, "profile", "offcpu")
+    if m:
+        out += ["", f"Off-CPU time of `mult run` ({m['runs']} runs, `perf record -a -e sched:sched_switch -g`): "
+                "each time a mult or mult-init thread left the CPU, where it blocked and how long until it ran "
+                "again (mult is the parent and, until it execs mult-init, the instance's first process):", "",
+                "| process | blocked in | | times | median ms | max ms | ms per run |", "|---|---|---|---|---|---|---|"]
+        for r in m["rows"]:
+            what = OFFCPU_WHAT.get(r["where"], r.get("what", ""))
+            out.append(f"| {r['comm']} | `{r['where']}` | {what} | {r['count']} | {r['median_ms']:.2f} | "
+                       f"{r['max_ms']:.2f} | {r['per_run_ms']:.2f} |")
+    m, err = load(res, "profile", "netns")
+    if m:
+        out += ["", f"Kernel memory per idle instance ({m['n']} instances each way, started in four "
+                "interleaved batches; the median batch, KiB per instance):", "",
+                "| instance | Slab | of which unreclaimable | KernelStack | PageTables |", "|---|---|---|---|---|"]
+        for mode, label in (("default", "default (own network namespace, loopback)"),
+                            ("net-host", "`--net host` (no network namespace)")):
+            k = m[mode]
+            out.append(f"| {label} | {k['Slab']:.0f} | {k['SUnreclaim']:.0f} | {k['KernelStack']:.0f} | "
+                       f"{k['PageTables']:.0f} |")
+        out += ["", f"`mult rm -f` of all {2 * m['n']} names at once: {m['rm_calls_total_per_instance']} system calls "
+                "per instance; the most frequent (calls per instance): " +
+                ", ".join(f"{c} {k}" for c, k in m["rm_calls_per_instance"]) + "."]
+    m, err = load(res, "profile", "rss-map")
+    if m:
+        r = m["rollup"]
+        out += ["", f"mult's resident set while it waits for an instance: RSS {r.get('Rss')} KiB, of which "
+                f"{r.get('Anonymous')} KiB anonymous; Pss {r.get('Pss')} KiB. RSS per mapping (KiB):", "",
+                "| mapping | RSS KiB |", "|---|---|"]
+        out += [f"| {os.path.basename(k) if k.startswith('/') else k} | {v} |" for k, v in m["by_mapping"][:12]]
+    return "\n".join(out)
+
+
+def strace_ms(res, kind, call, field="all_median_ms_per_run"):
+    d, _ = load(res, "profile", "strace")
+    if not d:
+        return None
+    if field == "all_median_ms_per_run":
+        return d[kind].get(field, dict(d[kind]["median_ms_per_run"])).get(call)
+    return d[kind].get(field, {}).get(call)
+
+
+def offcpu(res, comm, where):
+    d, _ = load(res, "profile", "offcpu")
+    if not d:
+        return None
+    return next((r for r in d["rows"] if r["comm"] == comm and r["where"] == where), None)
+
+
+def findings_md(res):
+    """What the numbers say is slow, with the evidence from this run.
+    Mechanisms (kernel behaviour, mult's code paths) are stated as such;
+    every number comes from this run's results."""
+    g = lambda sec, name: median_ms(res, sec, name)[0]
+    hp = os.path.join(res, "host.json")
+    host = json.load(open(hp)) if os.path.exists(hp) else {}
+    rm_batch = host.get("rm_batch", 100)
+    libs = host.get("mult_libs", [])
+    netlibs = [l.split(".so")[0] for l in libs if l.startswith(("libnftables", "libnftnl", "libxtables",
+                                                                 "libgmp", "libjansson", "libmnl"))]
+    discard = "discard" in host.get("fs_state", "")
+    run_same = host.get("fs_run", "").startswith("/ ")
+    out = []
+
+    # exec
+    ex, ns, cex = g("exec", "mult"), g("exec", "nsenter"), g("exec", "crun")
+    procs = strace_ms(res, "exec", "write(cgroup.procs)")
+    procs_max = strace_ms(res, "exec", "write(cgroup.procs)", "max_ms")
+    move, nomove = g("profile", "cg-move"), g("profile", "cg-nomove")
+    mv = move - nomove if move is not None and nomove is not None else None
+    out.append(
+        f"- **exec ({fmt(ex)} ms; nsenter {fmt(ns)}, crun exec {fmt(cex)}): mult moves itself into the "
+        f"instance's cgroup.** `enter_instance` writes mult's own PID to the instance's `cgroup.procs` "
+        f"(`Cgroup::add_process(getpid())`, shared by `mult-oci exec`) before it joins the namespaces. Under "
+        f"strace that write takes {fmt(procs)} ms per exec (median), up to {fmt(procs_max)} ms; timed alone, "
+        f"after 50 ms without cgroup writes, a migration costs {fmt(mv)} ms. A cgroup v2 migration takes "
+        f"`cgroup_threadgroup_rwsem` for writing, a per-CPU rwsem that waits for an RCU grace period unless "
+        f"another writer went through moments before, so an exec now and then pays it each time. `mult run` "
+        f"already avoids it with `clone3(CLONE_INTO_CGROUP)`; exec can too: join the namespaces, then clone3 "
+        f"the child into the instance's cgroup fd instead of moving mult.")
+
+    # run to exit
+    run, floor, crun = g("start", "mult"), g("start", "unshare-floor"), g("start", "crun")
+    r_mult, _ = load(res, "start", "mult")
+    r_floor, _ = load(res, "start", "unshare-floor")
+    cpu = lambda r: (r["user"] + r["system"]) * 1000 if r else None
+    ver = g("profile", "version")
+    disc = offcpu(res, "mult", "blkdev_issue_discard")
+    rcu = [offcpu(res, c, "synchronize_rcu_expedited") for c in ("mult", "mult-init")]
+    rcu_ms = sum(r["per_run_ms"] for r in rcu if r) if any(rcu) else None
+    pre = offcpu(res, "mult", "preempted: waiting for a CPU")
+    sub_max = strace_ms(res, "run", "write(cgroup.subtree_control)", "max_ms")
+    sub, sub_alone = g("profile", "subtree-noop"), None
+    if sub is not None and nomove is not None:
+        sub_alone = sub - nomove
+    out.append(
+        f"- **run to exit ({fmt(run)} ms; floor {fmt(floor)}, crun {fmt(crun)}).** On the CPU mult's run "
+        f"costs {fmt(cpu(r_mult))} ms (user + system, all its processes) against {fmt(cpu(r_floor))} ms for "
+        f"the floor; `mult --version` alone takes {fmt(ver)} ms ({len(libs)} shared libraries are loaded and "
+        f"relocated on every command, {', '.join(netlibs) or 'none'} among them, which only networking "
+        f"needs). The rest is waiting. Off the CPU, per run: "
+        f"{fmt(disc['per_run_ms'] if disc else None)} ms in `blkdev_issue_discard` (removing the "
+        f"instance's state files" + (": the state directory's file system is mounted with `discard`, "
+                                     "which discards freed blocks synchronously" if discard else "") +
+        ("; /run is on the same file system here, so the default state directory pays it too" if run_same
+         else "") + "; a tmpfs for run-time state, or no per-run files for `mult run`, avoids it); "
+        f"{fmt(rcu_ms)} ms in "
+        f"`synchronize_rcu_expedited` (RCU grace periods: the detach of the old root after `pivot_root`, "
+        f"which crun and runc do too and the floor does not, and the mount namespace's teardown); {fmt(pre['per_run_ms'] if pre else None)} ms preempted (the load); "
+        f"the remainder is mult waiting for mult-init and mult-init for the command (three processes in a "
+        f"row where crun has two). Every run also writes `+hugetlb` to `cgroup.subtree_control` of the v2 "
+        f"root and of `mult/` though it is already enabled: " +
+        ("no measurable cost timed alone" if sub_alone is not None and sub_alone < 0.5
+         else f"{fmt(sub_alone)} ms timed alone") + f", up to {fmt(sub_max)} ms in one run under strace here; it takes the global cgroup mutex and first drains dying "
+        f"cgroups, so it waits whenever other cgroups are being removed (read the file, write only what is "
+        f"missing).")
+
+    # density
+    d, _ = load(res, "density", "mult")
+    dc, _ = load(res, "density", "crun")
+    nn, _ = load(res, "profile", "netns")
+    if d:
+        k = d["kernel_per_instance_kib"]
+        per_start = d["start_s"] * 1000 / max(d["started"], 1)
+        per_rm = d["rm_s"] * 1000 / max(d["started"], 1)
+        netns = (nn["default"]["Slab"] - nn["net-host"]["Slab"]) if nn else None
+        rmc = nn["rm_calls_total_per_instance"] if nn else None
+        rmtop = ", ".join(f"{c} {v}" for c, v in nn["rm_calls_per_instance"][:5]) if nn else "n/a"
+        crun_part = (f" (crun: {dc['start_s'] * 1000 / max(dc['started'], 1):.1f} and "
+                     f"{dc['rm_s'] * 1000 / max(dc['started'], 1):.1f} ms)") if dc else ""
+        out.append(
+            f"- **density: {per_start:.1f} ms per start, {per_rm:.1f} ms per removal{crun_part}; the targets "
+            f"mean 10 ms each.** Each `mult run -d` is a whole start, with the waits above. `mult rm -f` with "
+            f"{rm_batch} names kills and waits for one instance after another, then removes its cgroup and "
+            f"state: {fmt(rmc, '.0f')} system calls per instance ({rmtop}; the state directory's parents "
+            f"are `mkdir`ed again for every name), and each removal of state files waits for the ext4 discard "
+            f"as above. Killing every named instance first and reaping them together, creating the "
+            f"directories once, and a tmpfs for state would cut it. Memory: the instances' processes are "
+            f"{d['pss_per_instance_kib']:.0f} KiB Pss each (mult-init and sleep); the kernel holds more: "
+            f"{k['Slab']:.0f} KiB slab, {k['KernelStack']:.0f} KiB stacks and {k['PageTables']:.0f} KiB page "
+            f"tables per instance. The network namespace (loopback only) accounts for {fmt(netns, '.0f')} "
+            f"KiB of slab per instance (default against `--net host`), so ≤ 400 KiB needs instances "
+            f"without a network namespace of their own (or a shared one).")
+
+    # footprint
+    f, _ = load(res, "footprint", "rss-mult")
+    m, _ = load(res, "profile", "rss-map")
+    if f and m:
+        top = ", ".join(f"{os.path.basename(n) if n.startswith('/') else n} {v}" for n, v in m["by_mapping"][:6])
+        out.append(
+            f"- **peak RSS {f['median_kib']:.0f} KiB (target 2048).** Little of it is mult's own memory: "
+            f"{m['rollup'].get('Anonymous')} KiB is anonymous; the rest is pages of mapped files ({top} KiB). "
+            f"A smaller binary (libnftables and its dependencies only when the network needs them, e.g. "
+            f"dlopen; `-Wl,--gc-sections`; `-Os` for the cold paths) is the way under 2 MiB.")
+
+    # seccomp
+    o, _ = load(res, "overhead", "syscalls")
+    if o:
+        med, best = o["median_ns"], o.get("min_ns", o["median_ns"])
+        sh = lambda t, op: t["mult"][op] - t["mult-unconfined"][op]
+        out.append(
+            f"- **inside an instance.** The clearest cost is the default seccomp filter on the cheapest call: "
+            f"getpid {med['host']['getpid']:.0f} ns on the host, {med['mult']['getpid']:.0f} ns inside "
+            f"(+{sh(med, 'getpid'):.0f} ns; best rounds +{sh(best, 'getpid'):.0f} ns), while unconfined "
+            f"instances match the host ({med['mult-unconfined']['getpid']:.0f} ns). On heavier calls the "
+            f"filter's share is within the noise of this host (medians: " +
+            ", ".join(f"{op} {sh(med, op):+.0f} ns" for op in o["ops"] if op != "getpid") +
+            "). A filtered task takes the kernel's slow system-call entry path; the filter itself is "
+            "libseccomp's default if-chain (mult sets no `SCMP_FLTATR_CTL_OPTIMIZE`), and a binary tree "
+            "(`seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)`) would shorten it for calls late in it.")
+
+    # mult-oci
+    c, _ = load(res, "cycle", "mult-oci")
+    if c and c.get("failed"):
+        out.append(
+            f"- **mult-oci.** {c['failed']} of {c['failed'] + len(c['times'])} create/start cycles failed: "
+            f"`start` said \"its process exited before start\" (crun and runc: none on the same bundle); "
+            f"their times are left out of its median.")
+    out.append(
+        "- **mult-oci and `crun spec` bundles.** The default bundle of `crun spec` asks for ambient "
+        "capabilities with an empty inheritable set; crun and runc ignore the failed ambient raise, mult-oci "
+        "exits 125 without a message. The bundles here set inheritable = ambient so that every runtime runs "
+        "the same bundle.")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- targets
+
+
+def targets(res):
+    t = []
+
+    def row(what, target, value, ok):
+        t.append((what, target, value, "n/a" if ok is None else ("met" if ok else "**not met**")))
+
+    def le(v, lim):
+        return None if v is None else v <= lim
+
+    mult, _ = median_ms(res, "start", "mult")
+    crun, _ = median_ms(res, "start", "crun")
+    floor, _ = median_ms(res, "start", "unshare-floor")
+    r = ratio(mult, crun)
+    row("run to exit vs crun", "≤ 0.5×", f"{fmt(r)}× ({fmt(mult)} vs {fmt(crun)} ms)", le(r, 0.5))
+    r = ratio(mult, floor)
+    row("run to exit vs unshare floor", "≤ 1.5×", f"{fmt(r)}× ({fmt(mult)} vs {fmt(floor)} ms)", le(r, 1.5))
+
+    oci, oerr = median_ms(res, "cycle", "mult-oci")
+    ccyc, _ = median_ms(res, "cycle", "crun")
+    r = ratio(oci, ccyc)
+    row("OCI cycle vs crun", "≤ 0.6×",
+        f"{fmt(r)}× ({fmt(oci)} vs {fmt(ccyc)} ms)" if oci else f"n/a ({oerr})", le(r, 0.6))
+
+    ex, _ = median_ms(res, "exec", "mult")
+    cex, _ = median_ms(res, "exec", "crun")
+    ns, _ = median_ms(res, "exec", "nsenter")
+    r = ratio(ex, cex)
+    row("exec vs crun exec", "≤ 0.5×", f"{fmt(r)}× ({fmt(ex)} vs {fmt(cex)} ms)", le(r, 0.5))
+    r = ratio(ex, ns)
+    row("exec vs nsenter", "≤ 2×", f"{fmt(r)}× ({fmt(ex)} vs {fmt(ns)} ms)", le(r, 2))
+
+    d, derr = load(res, "density", "mult")
+    if d:
+        n = d["n"]
+        k = d["kernel_per_instance_kib"]
+        kern = k["Slab"] + k["KernelStack"] + k["PageTables"] + k.get("Percpu", 0)
+        acct = d["pss_per_instance_kib"] + kern
+        row("density: memory per instance", "≤ 400 KiB",
+            f"{acct:.0f} KiB accounted (Pss {d['pss_per_instance_kib']:.0f} + kernel {kern:.0f}); "
+            f"MemAvailable fell {d['per_instance_kib']:.0f} KiB per instance, which includes whatever "
+            f"else ran on the host", acct <= 400)
+        scale = 1000 / n
+        full = d["started"] == n
+        row(f"density: start {n}", "1,000 ≤ 10 s",
+            f"{d['start_s']:.2f} s" + (f" (×{scale:.0f} ≈ {d['start_s'] * scale:.1f} s for 1,000)" if n != 1000 else "")
+            + ("" if full else f", only {d['started']} started"),
+            full and d["start_s"] * scale <= 10)
+        row(f"density: remove {n}", "1,000 ≤ 10 s",
+            f"{d['rm_s']:.2f} s" + (f" (≈ {d['rm_s'] * scale:.1f} s for 1,000)" if n != 1000 else ""),
+            d["rm_s"] * scale <= 10)
+        clean = not any(d["left"].values())
+        row("density: nothing left", "0", ", ".join(f"{v} {k}" for k, v in d["left"].items()), clean)
+    else:
+        row("density", "", f"n/a ({derr})", None)
+
+    o, oerr = load(res, "overhead", "syscalls")
+    if o:
+        m = o["median_ns"]
+        worst = max(o["ops"], key=lambda op: m["mult"][op] / m["host"][op])
+        rs = ", ".join(f"{op} {m['mult'][op] / m['host'][op]:.2f}" for op in o["ops"])
+        row("syscall ratios inside (default seccomp)", "≤ 1.05 each", rs,
+            all(m["mult"][op] / m["host"][op] <= 1.05 for op in o["ops"]))
+        if "mult-unconfined" in m:
+            rs = ", ".join(f"{op} {m['mult-unconfined'][op] / m['host'][op]:.2f}" for op in o["ops"])
+            t.append(("syscall ratios inside (--seccomp unconfined)", "(for comparison)", rs, "—"))
+    else:
+        row("syscall ratios", "", f"n/a ({oerr})", None)
+
+    f, ferr = load(res, "footprint", "rss-mult")
+    row("mult's peak RSS (mult run)", "≤ 2 MiB (2048 KiB)",
+        f"{f['median_kib']:.0f} KiB" if f else f"n/a ({ferr})", le(f["median_kib"] if f else None, 2048))
+    m, merr = load(res, "footprint", "memlimit")
+    v = m["min_kib"] if m else None
+    row("echo under a memory limit", "< 512 KiB",
+        (f"{v} KiB" if v else "above 4096 KiB") if m else f"n/a ({merr})",
+        None if not m else (v is not None and v < 512))
+    return t
+
+
+# ---------------------------------------------------------------- plot
+
+PANELS = (("start", "run to exit (/bin/true)", ("mult", "mult-oci", "unshare-floor", "crun", "runc", "bwrap", "true")),
+          ("cycle", "OCI create/start/wait/delete", ("mult-oci", "crun", "runc")),
+          ("exec", "exec /bin/true in a running instance", ("mult", "mult-oci", "crun", "runc", "nsenter")))
+
+
+def plot(res, png):
+    work = os.path.dirname(os.path.abspath(res))
+    panels = []
+    for sec, title, order in PANELS:
+        rows = [(name, median_ms(res, sec, name)[0]) for name in order]
+        rows = [(n, m) for n, m in rows if m is not None]
+        if rows:
+            panels.append((sec, title, rows))
+    if not panels:
+        raise OSError("nothing to plot")
+    script = [f'set terminal pngcairo size {500 * len(panels)},520 font "sans,10"',
+              f'set output "{png}"',
+              f"set multiplot layout 1,{len(panels)} title 'medians, ms (lower is better; one run, same host)'",
+              "set style fill solid 0.8 border -1", "set boxwidth 0.6", "set grid ytics",
+              "set xtics rotate by -30 nomirror", "set yrange [0:*]", "unset key",
+              "set offsets 0,0,graph 0.08,0"]
+    for sec, title, rows in panels:
+        dat = os.path.join(work, f"plot-{sec}.dat")
+        with open(dat, "w") as f:
+            for i, (name, m) in enumerate(rows):
+                f.write(f"{i} {name} {m:.3f} {1 if name.startswith('mult') else 2}\n")
+        script += [f"set title '{title}'",
+                   f"plot '{dat}' using 0:3:4:xtic(2) with boxes lc variable, "
+                   f"'' using 0:3:(sprintf('%.1f', $3)) with labels offset 0,0.7"]
+    script.append("unset multiplot")
+    subprocess.run(["gnuplot"], input="\n".join(script), text=True, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+# ---------------------------------------------------------------- report
+
+
+def report(res, out_md, png):
+    host = json.load(open(os.path.join(res, "host.json")))
+    have_plot = False
+    try:
+        plot(res, png)
+        have_plot = True
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"plot failed: {e}", file=sys.stderr)
+    d, _ = load(res, "density", "mult")
+    n = d["n"] if d else host.get("density")
+    md = [f"""# Performance
+
+All figures below come from **one run** of `bench/run-all.sh` on the same
+host, with the same binaries (copied from `build/` at the start of the run),
+the same busybox image and the same OCI bundles. Times are medians from
+hyperfine (`-N`, no shell; {host['runs']} runs after {host['warmup']}
+warm-ups per row); ratios are of medians. The benchmarks ran at nice
+{host.get('nice', 0)} to lessen the effect of other load on the host. Regenerate with:
+
+    bench/run-all.sh            # DENSITY=1000 RUNS=100 by default
+
+## Host
+
+| | |
+|---|---|
+| date | {host['date']} |
+| kernel | {host['kernel']} |
+| CPU | {host['cpu']} × {host['cores']} cores |
+| memory | {host['mem_total_mib']} MiB |
+| cgroups | {host['cgroups']} |
+| file system of the state (`--root` under /tmp) | {host.get('fs_state', '?')} |
+| file system of /run | {host.get('fs_run', '?')} |
+| load average (start → end of the run) | {host['load_start']} → {host.get('load_end', '?')} |
+| mult | commit {host['commit']}{' (with uncommitted changes in the work tree)' if host['dirty'] else ''}, built {host['built']} |
+| mult-oci | {host['mult_oci']} |
+| others | {host['versions']} |
+
+The host is a shared 2-core VM: other builds and tests ran during the run
+(see the load average), so single numbers are noisy and rows measured a
+minute apart may have met different load. Read medians and ratios; the
+*CPU ms* column (user + system time of the measured process tree, from
+hyperfine) depends less on the load than wall-clock time does.
+
+**How crun was run.** crun {host['crun_version']} refuses hybrid cgroup hosts
+(cgroup v1 controllers with a v2 tree at `/sys/fs/cgroup/unified`). Every crun
+command is run with `unshare -m --propagation private` after unmounting
+`/sys/fs/cgroup/unified` in that private mount namespace, so that crun sees
+a plain cgroup v1 host (and uses its v1 controllers). The `unshare` itself is
+outside the measured command: hyperfine runs inside the namespace. runc and
+mult run on the host as it is (mult creates its cgroup on the v2 tree and
+joins the v1 hierarchies only for limits).
+
+## Targets
+
+| what | target | measured | |
+|---|---|---|---|"""]
+    for what, target, value, ok in targets(res):
+        md.append(f"| {what} | {target} | {value} | {ok} |")
+    md.append("")
+    if have_plot:
+        md.append(f"![medians]({os.path.basename(png)})")
+        md.append("")
+    md.append("""## 1. Run to exit
+
+`mult run --rootfs R -- /bin/true` against the kernel's floor for the same
+namespaces (`unshare -pfmuinC --fork /bin/true`), `mult-oci run`, `crun run`
+and `runc run` on a bundle of the same root (read-only, /bin/true),
+`bwrap --unshare-all` and plain `/bin/true`. (`bench/start-time.sh`)
+""")
+    md.append(timing_md(res, "start", ("mult", "mult-oci", "unshare-floor", "crun", "runc", "bwrap", "true"),
+                        ("unshare-floor", "crun")))
+    md.append("""
+## 2. OCI cycle
+
+What an engine does per container: `create`, `start`, poll `state` until
+`"status": "stopped"`, `delete`; one shell script per iteration (its PID
+is the container id), each runtime call under a 10 s timeout, the same
+bundle for every runtime. (`bench/oci-cycle.sh`)
+""")
+    md.append(timing_md(res, "cycle", ("mult-oci", "crun", "runc"), ("crun",)))
+    md.append("""
+## 3. Entering a running instance
+
+`/bin/true` run inside an idle instance (`sleep 100000`): `mult exec NAME --
+/bin/true`, `mult-oci exec`, `crun exec`, `runc exec`, and the floor
+`nsenter -t PID -a /bin/true` (namespaces only: no cgroup, capabilities,
+seccomp or no_new_privs). (`bench/exec.sh`)
+""")
+    md.append(timing_md(res, "exec", ("mult", "mult-oci", "crun", "runc", "nsenter"), ("crun", "nsenter")))
+    md.append(f"""
+## 4. Density
+
+{n} idle instances started one after the other (`mult run -d --rootfs R --
+sleep 100000`, state under a temporary `--root` on /tmp), then removed with
+`mult rm -f` in batches of {host.get('rm_batch', 100)} names. MemAvailable is
+sampled (median of 5 over a second) before, 2 s after the last start and 2 s
+after removal; *per instance* is its drop divided by the instances started.
+Pss is the instances' own processes (mult-init and sleep for mult, sleep for
+crun), summed from `smaps_rollup`; the kernel columns are the growth of
+Slab, KernelStack and PageTables in /proc/meminfo. *Slope* is the
+least-squares fit of MemAvailable against the number started, sampled 20
+times during the ramp (less sensitive to one burst elsewhere). *Left behind* counts
+instances still listed, state files, cgroup directories (every hierarchy),
+mounts on the host naming the state directory, and instance processes still
+alive. crun: the same N with `crun run -d` on the sleep bundle (in its
+private mount namespace), removed with `crun delete -f` one by one; its
+containers have no init of their own (one process each) and no
+per-container state beyond crun's. (`bench/density.sh`)
+
+MemAvailable is the whole host's; builds or tests running at the same time
+move it by tens of MiB, so with few instances the per-instance figure is
+noise, and even at 1,000 it is the least steady column.
+""")
+    md.append(density_md(res))
+    md.append("""
+## 5. Overhead inside an instance
+
+`bench/syscalls.c` (static, `gcc -static -O2`): getpid (raw syscall),
+open+close and stat of its own file, fork+exit+wait, and a one-byte pipe
+round trip between two processes; ns per operation. Run on the host and
+inside instances (bind-mounted read-only at /bench), with mult's default
+seccomp profile and with `--seccomp unconfined`. Each test runs in 10
+batches and keeps its fastest; rounds interleave the three, rotating their
+order. The last column is what the default filter adds per operation
+(mult minus unconfined). The targets are judged on the medians.
+(`bench/overhead.sh`)
+""")
+    md.append(overhead_md(res))
+    md.append("""
+## 6. The runtime's own cost
+
+Peak resident set (`/usr/bin/time -f %M`) of the command that sets an
+instance up and waits for it; this is the largest RSS among it and the
+children it reaps (for mult: mult-init and the command, both much smaller
+than mult itself; for crun and runc likewise their container process).
+Then the smallest memory limit under which `mult run --memory M -- echo ok`
+still prints ok. (`bench/footprint.sh`)
+""")
+    md.append(footprint_md(res))
+    extra = features_md(res)
+    if extra:
+        md.append("\n## 7. Features at start: limits, seccomp, network\n")
+        md.append(extra)
+    md.append("\n## What is slow, and why\n")
+    md.append(findings_md(res))
+    if os.path.isdir(os.path.join(res, "profile")):
+        md.append("\n## Evidence: where the time goes (`bench/profile.sh`)\n")
+        md.append(profile_md(res))
+    md.append("")
+    with open(out_md, "w") as f:
+        f.write("\n".join(md))
+
+
+def main():
+    a = sys.argv[1:]
+    if a[0] == "--table":
+        res, sec, order, bases = a[1], a[2], a[3].split(","), a[4:]
+        print(timing_text(res, sec, order, bases))
+    elif a[0] == "--row":
+        r, err = load(a[1], a[2], a[3])
+        print(f"{r['median'] * 1000:.2f} ms median" + (f", {r['failed']} runs failed" if r.get("failed") else "")
+              if r else f"n/a ({err})")
+    elif a[0] == "--density":
+        print(density_md(a[1]))
+    elif a[0] == "--overhead":
+        print(overhead_md(a[1]))
+    elif a[0] == "--footprint":
+        print(footprint_md(a[1]))
+    elif a[0] == "--findings":
+        print(findings_md(a[1]))
+    elif a[0] == "--profile":
+        print(profile_md(a[1]))
+    elif a[0] == "--targets":
+        for r in targets(a[1]):
+            print(" | ".join(r))
+    elif a[0] == "--report":
+        report(a[1], a[2], a[3])
+
+
+if __name__ == "__main__":
+    main()
