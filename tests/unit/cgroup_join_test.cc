@@ -20,24 +20,15 @@
 
 #include "cgroup.hh"
 #include "error.hh"
+#include "test_files.hh"
 
 namespace fs = std::filesystem;
 
 namespace mult {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void spit(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
+using test::slurp;
+using test::spit;
 
 // Create's own overload takes a pointer: a bare {} would pick that one.
 const std::vector<std::string> kNoControllers;
