@@ -9,7 +9,8 @@
 #    controller to cgroup.subtree_control (what `mult run` does every time);
 # 3. the kernel memory of an idle instance with and without its network
 #    namespace, and the system calls of a batched `mult rm -f`;
-# 4. off-CPU: where mult and mult-init block during `mult run` (perf);
+# 4. off-CPU: where mult and mult-init block during `mult run`, and on-CPU:
+#    where their CPU time goes (perf);
 # 5. strace -f -T of PROFILE_RUNS runs of `mult run` and of `mult exec`:
 #    per syscall, the median time per run spent in it (top ones), and the
 #    slowest single calls.
@@ -162,6 +163,50 @@ rows = [{"comm": c, "where": f, "what": WHAT.get(f, ""), "count": len(v), "media
          "max_ms": max(v), "per_run_ms": sum(v) / runs} for (c, f), v in dur.items()]
 rows.sort(key=lambda r: -r["per_run_ms"])
 json.dump({"runs": runs, "rows": rows[:14]}, open(out, "w"), indent=1)
+PY
+fi
+
+# Where mult's CPU time goes: `perf record -F 4999 -g` over PROFILE_RUNS
+# runs of `mult run` (all its processes), by process and object, and the
+# system calls that took most kernel time in the mult processes.
+if command -v perf >/dev/null && perf record -q -o "$WORK/cpu.data" -F 4999 -g -- \
+     sh -c "i=0; while [ \$i -lt $PROFILE_RUNS ]; do $MULT run --rootfs $ROOTFS -- /bin/true; i=\$((i + 1)); done" \
+     >/dev/null 2>&1; then
+  perf report -i "$WORK/cpu.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null >"$WORK/cpu-dso.txt" || true
+  perf report -i "$WORK/cpu.data" --children --comm mult --sort sym --stdio -g none 2>/dev/null >"$WORK/cpu-sys.txt" || true
+  perf report -i "$WORK/cpu.data" --no-children --sort comm,dso,sym --stdio -g none 2>/dev/null >"$WORK/cpu-sym.txt" || true
+  python3 - "$WORK" "$PROFILE_RUNS" "$RES/$S/cpu.json" <<'PY'
+import json, re, sys
+w, runs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+# glibc's cache-size probing at process start (cpuid leaf 2/4: a VM exit each)
+CACHEINFO = ("intel_check_word", "handle_intel", "get_common_indices", "get_common_cache_info",
+             "update_active", "init_cacheinfo", "dl_init_cacheinfo")
+def samples(path):
+    for line in open(path):
+        m = re.match(r"# Samples: (\d+)", line)
+        if m:
+            return int(m.group(1))
+    return 0
+n = samples(f"{w}/cpu-dso.txt")
+ms_total = n / 4999 * 1000 / runs  # sampled CPU ms per run
+dso = []
+for line in open(f"{w}/cpu-dso.txt"):
+    m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(.+?)\s*$", line)
+    if m:
+        dso.append((m.group(2), m.group(3), float(m.group(1))))
+sysc = []
+for line in open(f"{w}/cpu-sys.txt"):
+    m = re.match(r"\s+([\d.]+)%\s+[\d.]+%\s+\[k\] (__x64_sys_\w+|__do_sys_\w+|ksys_\w+|__se_sys_\w+)", line)
+    if m:
+        sysc.append((m.group(2), float(m.group(1))))
+sym = []
+for line in open(f"{w}/cpu-sym.txt"):
+    m = re.match(r"\s+([\d.]+)%\s+(\S+)\s+(\S+)\s+\[(.)\] (\S+)", line)
+    if m:
+        sym.append((m.group(2), m.group(3), m.group(5), float(m.group(1))))
+json.dump({"runs": runs, "cpu_ms_per_run": ms_total, "by_dso": dso[:12], "syscalls": sysc[:10],
+           "symbols": sym[:14],
+           "cacheinfo_pct": sum(p for _, _, f, p in sym if f.split(".")[0] in CACHEINFO)}, open(out, "w"), indent=1)
 PY
 fi
 

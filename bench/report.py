@@ -283,6 +283,17 @@ def profile_md(res):
             what = OFFCPU_WHAT.get(r["where"], r.get("what", ""))
             out.append(f"| {r['comm']} | `{r['where']}` | {what} | {r['count']} | {r['median_ms']:.2f} | "
                        f"{r['max_ms']:.2f} | {r['per_run_ms']:.2f} |")
+    m, err = load(res, "profile", "cpu")
+    if m:
+        tot = m["cpu_ms_per_run"]
+        out += ["", f"On-CPU time of `mult run` ({m['runs']} runs, `perf record -F 4999 -g`): "
+                f"{tot:.2f} ms sampled per run. By process and object:", "",
+                "| process | object | share | ms per run |", "|---|---|---|---|"]
+        out += [f"| {c} | {d} | {p:.1f} % | {p * tot / 100:.2f} |" for c, d, p in m["by_dso"][:10]]
+        out += ["", "Kernel time of the mult processes by system call (children included): " +
+                ", ".join(f"`{n}` {p:.1f} %" for n, p in m["syscalls"][:8]) + ".", "",
+                "Hottest functions: " + ", ".join(f"{f} ({c}, {os.path.basename(d)}) {p:.1f} %"
+                                                  for c, d, f, p in m["symbols"][:8]) + "."]
     m, err = load(res, "profile", "netns")
     if m:
         out += ["", f"Kernel memory per idle instance ({m['n']} instances each way, started in four "
@@ -352,7 +363,8 @@ def findings_md(res):
         f"`cgroup_threadgroup_rwsem` for writing, a per-CPU rwsem that waits for an RCU grace period unless "
         f"another writer went through moments before, so an exec now and then pays it each time. `mult run` "
         f"already avoids it with `clone3(CLONE_INTO_CGROUP)`; exec can too: join the namespaces, then clone3 "
-        f"the child into the instance's cgroup fd instead of moving mult.")
+        f"the child into the instance's cgroup fd instead of moving mult. (`mult-oci exec` goes through the "
+        f"same `enter_instance` and write; {fmt(g('exec', 'mult-oci'))} ms in this run.)")
 
     # run to exit
     run, floor, crun = g("start", "mult"), g("start", "unshare-floor"), g("start", "crun")
@@ -366,6 +378,29 @@ def findings_md(res):
     pre = offcpu(res, "mult", "preempted: waiting for a CPU")
     sub_max = strace_ms(res, "run", "write(cgroup.subtree_control)", "max_ms")
     sub, sub_alone = g("profile", "subtree-noop"), None
+    cp, _ = load(res, "profile", "cpu")
+    cpu_txt = ""
+    if cp:
+        share = lambda c, d: sum(p for cc, dd, p in cp["by_dso"] if cc == c and dd == d)
+        ld = share("mult", "ld-linux-x86-64.so.2")
+        kern = share("mult", "[kernel.kallsyms]")
+        clone3 = dict(cp["syscalls"]).get("__do_sys_clone3")
+        sc = dict(cp["syscalls"])
+        files = sum(sc.get(k, 0) for k in ("__x64_sys_openat", "__x64_sys_mkdir", "__x64_sys_rmdir",
+                                             "__x64_sys_unlink", "__x64_sys_rename", "__x64_sys_unlinkat"))
+        hot = [f for c, d, f, p in cp["symbols"][:8] if c == "mult" and d == "[kernel.kallsyms]"
+               and not f.startswith("_raw_spin")]
+        cpu_txt = (f"perf puts {kern:.0f} % of the run's CPU in the kernel on behalf of mult (creating the "
+                   f"namespaces in `clone3` {fmt(clone3, '.0f')} %; file and directory calls, `openat`, "
+                   f"`mkdir`, `rmdir`, `unlink` (state files, cgroup files), {files:.0f} %" +
+                   (f", with {', '.join(f'`{h}`' for h in hot[:3])} among the hottest kernel functions" if hot
+                    else "") +
+                   ("; `recently_deleted` is ext4 looking for a free inode to create a file in" if
+                    "recently_deleted" in hot else "") + f"), {ld:.0f} % in the dynamic loader, "
+                   f"and {cp.get('cacheinfo_pct', 0):.0f} % in glibc's start-up probing of cache sizes "
+                   f"(`intel_check_word`, `handle_intel`: `cpuid`, which traps to the hypervisor on a VM) in "
+                   f"each of mult, mult-init and the command; a mult-init without glibc (musl, or no libc) "
+                   f"would drop its share.")
     if sub is not None and nomove is not None:
         sub_alone = sub - nomove
     out.append(
@@ -373,7 +408,7 @@ def findings_md(res):
         f"costs {fmt(cpu(r_mult))} ms (user + system, all its processes) against {fmt(cpu(r_floor))} ms for "
         f"the floor; `mult --version` alone takes {fmt(ver)} ms ({len(libs)} shared libraries are loaded and "
         f"relocated on every command, {', '.join(netlibs) or 'none'} among them, which only networking "
-        f"needs). The rest is waiting. Off the CPU, per run: "
+        f"needs). " + cpu_txt + " The rest is waiting. Off the CPU, per run in this run: "
         f"{fmt(disc['per_run_ms'] if disc else None)} ms in `blkdev_issue_discard` (removing the "
         f"instance's state files" + (": the state directory's file system is mounted with `discard`, "
                                      "which discards freed blocks synchronously" if discard else "") +
@@ -408,8 +443,8 @@ def findings_md(res):
             f"mean 10 ms each.** Each `mult run -d` is a whole start, with the waits above. `mult rm -f` with "
             f"{rm_batch} names kills and waits for one instance after another, then removes its cgroup and "
             f"state: {fmt(rmc, '.0f')} system calls per instance ({rmtop}; the state directory's parents "
-            f"are `mkdir`ed again for every name), and each removal of state files waits for the ext4 discard "
-            f"as above. Killing every named instance first and reaping them together, creating the "
+            f"are `mkdir`ed again for every name), and removing state files can wait for ext4's synchronous "
+            f"discard (above). Killing every named instance first and reaping them together, creating the "
             f"directories once, and a tmpfs for state would cut it. Memory: the instances' processes are "
             f"{d['pss_per_instance_kib']:.0f} KiB Pss each (mult-init and sleep); the kernel holds more: "
             f"{k['Slab']:.0f} KiB slab, {k['KernelStack']:.0f} KiB stacks and {k['PageTables']:.0f} KiB page "
