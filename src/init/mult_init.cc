@@ -1,4 +1,5 @@
-// mult-init: PID 1 of every instance. Small, static, C-style.
+// mult-init: PID 1 of every instance. Small, static, C-style: it uses the C
+// library only, so that it builds against musl (see CMakeLists.txt).
 //
 //   mult-init [-m MAINPID] [-s] [-t STOP_TIMEOUT_SECONDS] [-c STOP_COMMAND]
 //
@@ -10,8 +11,8 @@
 //  - SIGTERM SIGINT SIGHUP SIGUSR1 SIGUSR2 SIGWINCH SIGQUIT SIGCONT: forwarded
 //    to main while it lives; in system mode with no main alive, SIGTERM and
 //    SIGINT start the stop sequence instead.
-//  - SIGRTMIN+3: stop. A queued value > 0 is the timeout in seconds, else -t
-//    (default 10). Stop sequence: run `/bin/sh -c STOP_COMMAND` (-c) for at
+//  - signal 37 (SIGRTMIN+3 as glibc counts; stop_signal.hh): stop. A queued
+//    value > 0 is the timeout in seconds, else -t (default 10). Stop sequence: run `/bin/sh -c STOP_COMMAND` (-c) for at
 //    most the timeout; SIGTERM+SIGCONT to every process of the namespace;
 //    wait at most the timeout for all of them to go; SIGKILL; reap; exit.
 //
@@ -28,6 +29,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "stop_signal.hh"
 
 namespace {
 
@@ -195,7 +198,7 @@ bool forwarded(int sig) {
 void handle_signal(const siginfo_t& si) {
   int sig = si.si_signo;
   if (sig == SIGCHLD) return;  // the loop reaps
-  if (sig == SIGRTMIN + 3) {
+  if (sig == mult::kInitStopSignal) {
     int timeout = g.stop_timeout;
     if (si.si_code == SI_QUEUE && si.si_value.sival_int > 0)
       timeout = si.si_value.sival_int;

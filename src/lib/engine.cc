@@ -22,6 +22,7 @@
 #include "net_attach.hh"
 #include "tty.hh"
 #include "userns.hh"
+#include "../init/stop_signal.hh"
 
 namespace mult {
 
@@ -461,7 +462,7 @@ void Engine::stop(const std::string& name, std::optional<int> timeout) {
   Fd pidfd = open_init(*state);
   if (pidfd) {
     siginfo_t info {};
-    info.si_signo = state->pid1_is_mult_init ? SIGRTMIN + 3 : SIGTERM;
+    info.si_signo = state->pid1_is_mult_init ? kInitStopSignal : SIGTERM;
     info.si_code = SI_QUEUE;
     info.si_pid = ::getpid();
     info.si_uid = ::getuid();

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "../../src/init/stop_signal.hh"
+
 #ifndef MULT_INIT_BIN
 #error "MULT_INIT_BIN must name the mult-init binary"
 #endif
@@ -247,7 +249,7 @@ TEST_F(Init, ReapsOrphansInSystemMode) {
   } while (!kids.empty() && seconds_since(start) < 3);
   EXPECT_TRUE(kids.empty()) << kids.front();
   EXPECT_EQ(init.wait_exit(0.2), -1) << "system mode must outlive main";
-  ASSERT_EQ(kill(init.pid(), SIGRTMIN + 3), 0);
+  ASSERT_EQ(kill(init.pid(), mult::kInitStopSignal), 0);
   EXPECT_EQ(init.wait_exit(), 0);
 }
 
@@ -259,7 +261,7 @@ TEST_F(Init, StopKillsAfterQueuedTimeout) {
   auto start = Clock::now();
   sigval v;
   v.sival_int = 1;
-  ASSERT_EQ(sigqueue(init.pid(), SIGRTMIN + 3, v), 0);
+  ASSERT_EQ(sigqueue(init.pid(), mult::kInitStopSignal, v), 0);
   EXPECT_EQ(init.wait_exit(5), 128 + SIGKILL);
   double took = seconds_since(start);
   EXPECT_GE(took, 0.9);
@@ -272,7 +274,7 @@ TEST_F(Init, StopTerminatesQuicklyWhenProcessesObey) {
   ASSERT_TRUE(init.wait_started());
   ASSERT_EQ(init.wait_line(), "ready");
   auto start = Clock::now();
-  ASSERT_EQ(kill(init.pid(), SIGRTMIN + 3), 0);
+  ASSERT_EQ(kill(init.pid(), mult::kInitStopSignal), 0);
   EXPECT_EQ(init.wait_exit(5), 128 + SIGTERM);
   EXPECT_LT(seconds_since(start), 2.0);
 }
@@ -284,7 +286,7 @@ TEST_F(Init, StopRunsStopCommand) {
   ASSERT_GT(init.pid(), 0);
   ASSERT_TRUE(init.wait_started());
   ASSERT_EQ(init.wait_line(), "ready");
-  ASSERT_EQ(kill(init.pid(), SIGRTMIN + 3), 0);
+  ASSERT_EQ(kill(init.pid(), mult::kInitStopSignal), 0);
   EXPECT_EQ(init.wait_exit(8), 128 + SIGTERM);
   FILE* f = fopen(file.c_str(), "r");
   ASSERT_NE(f, nullptr);
@@ -310,7 +312,7 @@ TEST_F(Init, SystemModeOutlivesMainAndExitsZeroAfterStop) {
   EXPECT_EQ(init.wait_exit(0.3), -1);
   sigval v;
   v.sival_int = 1;
-  ASSERT_EQ(sigqueue(init.pid(), SIGRTMIN + 3, v), 0);
+  ASSERT_EQ(sigqueue(init.pid(), mult::kInitStopSignal, v), 0);
   EXPECT_EQ(init.wait_exit(), 0);
 }
 
