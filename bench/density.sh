@@ -1,7 +1,7 @@
 #!/bin/sh
 # Density: DENSITY idle instances (default 1,000) started one after the
 # other with `mult run -d --rootfs R -- sleep 100000` (state under a
-# temporary --root on /tmp), then removed with `mult rm -f` in batches of
+# temporary --root in the work directory), then removed with `mult rm -f` in batches of
 # RM_BATCH names (default 100). Measured: time to start all, time to remove
 # all, MemAvailable before and after (per instance, KiB), the instances'
 # own Pss, and the kernel's share (slab, kernel stacks, page tables); then

@@ -645,7 +645,7 @@ warm-ups per row); ratios are of medians. The benchmarks ran at nice
 | CPU | {host['cpu']} × {host['cores']} cores |
 | memory | {host['mem_total_mib']} MiB |
 | cgroups | {host['cgroups']} |
-| file system of the state (`--root` under /tmp) | {host.get('fs_state', '?')} |
+| file system of the work directory (every runtime's `--root`, the image, the bundles; a tmpfs unless TMPFS=0) | {host.get('fs_state', '?')} |
 | file system of /run | {host.get('fs_run', '?')} |
 | load average (start → end of the run) | {host['load_start']} → {host.get('load_end', '?')} |
 | mult | commit {host['commit']}{' (with uncommitted changes in the work tree)' if host['dirty'] else ''}, built {host['built']} |
@@ -708,7 +708,7 @@ seccomp or no_new_privs). (`bench/exec.sh`)
 ## 4. Density
 
 {n} idle instances started one after the other (`mult run -d --rootfs R --
-sleep 100000`, state under a temporary `--root` on /tmp), then removed with
+sleep 100000`, state under a temporary `--root` in the work directory), then removed with
 `mult rm -f` in batches of {host.get('rm_batch', 100)} names. MemAvailable is
 sampled (median of 5 over a second) before, 2 s after the last start and 2 s
 after removal; *per instance* is its drop divided by the instances started.

@@ -7,7 +7,8 @@
 # Environment: RUNS (hyperfine runs per row, default 100), WARMUP (5),
 # DENSITY (instances for the density test, default 1000), RM_BATCH (names
 # per `mult rm -f`, 100), ROUNDS and ITER (syscall benchmark), REPS (peak
-# RSS samples), KEEP=1 (keep the work directory under /tmp), SKIP (sections
+# RSS samples), KEEP=1 (keep the work directory under /tmp), TMPFS=0 (work
+# directory on /tmp's file system instead of a tmpfs), SKIP (sections
 # to leave out, e.g. SKIP="density profile network"), NICE (priority of the
 # benchmarks, default -10).
 #
@@ -37,12 +38,30 @@ fi
 
 WORK=$(mktemp -d /tmp/mult-bench.XXXXXX)
 export WORK
+# Every runtime's state (and the image and bundles) on a tmpfs, as /run is
+# on a usual host: here /tmp and /run are ext4 without a journal, whose inode
+# allocator scans past every inode freed in the last 5 s, so a loop of
+# create-and-delete slows down with its own churn (perf: find_inode_bit,
+# recently_deleted). TMPFS=0 keeps the work directory on /tmp's file system.
+WORK_TMPFS=0
+if [ "${TMPFS:-1}" = 1 ] && [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4g,mode=0755 mult-bench "$WORK"; then
+  WORK_TMPFS=1
+fi
+export WORK_TMPFS
 RES=$WORK/results
 mkdir -p "$RES"
 finish() {
   # Instances and containers a failed section left behind, then the files.
   [ -x "$WORK/bin/mult" ] && sh bench/cleanup.sh || true
-  if [ "${KEEP:-0}" = 1 ]; then echo "kept $WORK" >&2; else rm -rf "$WORK"; fi
+  kept=
+  if [ "${KEEP:-0}" = 1 ]; then
+    kept=$WORK
+    # A tmpfs goes with its mount: its files are copied out first.
+    [ "$WORK_TMPFS" = 1 ] && kept=$WORK.kept && cp -a "$WORK/." "$kept/"
+    echo "kept $kept" >&2
+  fi
+  [ "$WORK_TMPFS" = 1 ] && umount "$WORK"
+  [ "$kept" = "$WORK" ] || rm -rf "$WORK"
 }
 trap finish EXIT
 trap 'exit 130' INT TERM
