@@ -389,7 +389,14 @@ static Made make_container(const std::string& dir, const std::string& seccomp_ca
   spec.root.path = st.rootfs;
   check_host_support(spec);
   st.annotations = spec.annotations;
-  st.cgroup_path = spec.linux.cgroups_path.empty() ? "mult-oci/" + o.id : spec.linux.cgroups_path;
+  // Rootless without a delegated cgroup (runc --rootless alike): no cgroup,
+  // so no limits; and no device rules, moot in a user namespace, whose root
+  // cannot make device nodes.
+  const bool no_cgroup = ::geteuid() != 0 && ::access("/sys/fs/cgroup/cgroup.procs", W_OK) != 0;
+  if (no_cgroup && spec.linux.resources) spec.linux.resources->devices.clear();
+  st.cgroup_path = no_cgroup ? ""
+                   : spec.linux.cgroups_path.empty() ? "mult-oci/" + o.id
+                                                     : spec.linux.cgroups_path;
 
   write_file_atomic(dir + "/config.json", config_text, 0600, Durability::kVolatile);
   std::string fifo = dir + "/" + kFifo;
@@ -543,12 +550,49 @@ int Runtime::run(const CreateOptions& o, bool detach, bool keep) {
 
 // ---- kill, delete ---------------------------------------------------------
 
+namespace {
+
+// The container's cgroup, for what cannot be done without one.
+Cgroup cgroup_for(const ContainerState& st, const char* what) {
+  if (st.cgroup_path.empty())
+    throw Error("container " + quote(st.id) + ": " + what +
+                " needs a cgroup, and this rootless container has none (no delegated cgroup)");
+  return Cgroup::open(CgroupLayout::host(), st.cgroup_path);
+}
+
+// Without a cgroup: the processes that share the container's PID namespace
+// (its init alone when it has none of its own).
+std::vector<pid_t> pids_in_namespace_of(pid_t init) {
+  struct stat ns;
+  if (::stat(("/proc/" + std::to_string(init) + "/ns/pid").c_str(), &ns) != 0) return {};
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return {init};
+  while (struct dirent* e = ::readdir(d)) {
+    char* end;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || pid <= 0) continue;
+    struct stat other;
+    if (::stat(("/proc/" + std::string(e->d_name) + "/ns/pid").c_str(), &other) == 0 &&
+        other.st_ino == ns.st_ino && other.st_dev == ns.st_dev)
+      out.push_back(pid_t(pid));
+  }
+  ::closedir(d);
+  return out;
+}
+
+}  // namespace
+
+
 void Runtime::kill(const std::string& id, int sig, bool all) {
   ContainerState st = state(id);
   if (st.status == "stopped" || st.status == "creating")
     throw Error("container " + quote(id) + ": container not running (" + st.status + ")");
+  if (all && st.cgroup_path.empty() && sig == SIGKILL) {
+    all = false;  // to PID 1 of its namespace, which takes every process along
+  }
   if (all) {
-    Cgroup cg = Cgroup::open(CgroupLayout::host(), st.cgroup_path);
+    Cgroup cg = cgroup_for(st, "kill --all");
     if (sig == SIGKILL) {
       cg.kill_all();
     } else {
@@ -639,7 +683,8 @@ int Runtime::exec(const std::string& id, const ExecOptions& o) {
 
 std::vector<pid_t> Runtime::pids(const std::string& id) const {
   ContainerState st = state(id);
-  if (st.status == "stopped" || st.cgroup_path.empty()) return {};
+  if (st.status == "stopped") return {};
+  if (st.cgroup_path.empty()) return pids_in_namespace_of(st.pid);
   return Cgroup::open(CgroupLayout::host(), st.cgroup_path).pids();
 }
 
@@ -671,7 +716,7 @@ void Runtime::pause(const std::string& id) {
   ContainerState st = state(id);
   if (st.status != "running" && st.status != "created")
     throw Error("cannot pause container " + quote(id) + ": it is " + st.status);
-  Cgroup::open(CgroupLayout::host(), st.cgroup_path).freeze();
+  cgroup_for(st, "pause").freeze();
 }
 
 void Runtime::resume(const std::string& id) {
@@ -679,7 +724,7 @@ void Runtime::resume(const std::string& id) {
   ContainerState st = state(id);
   if (st.status != "paused")
     throw Error("cannot resume container " + quote(id) + ": it is " + st.status + ", not paused");
-  Cgroup::open(CgroupLayout::host(), st.cgroup_path).thaw();
+  cgroup_for(st, "resume").thaw();
 }
 
 void Runtime::update(const std::string& id, const Resources& r) {
@@ -688,7 +733,7 @@ void Runtime::update(const std::string& id, const Resources& r) {
   if (st.status == "stopped") throw Error("cannot update container " + quote(id) + ": it has stopped");
   // A limit on a controller whose v1 hierarchy the container did not join
   // (launch joins only those its config limits) moves it in there first.
-  Cgroup cg = Cgroup::open(CgroupLayout::host(), st.cgroup_path);
+  Cgroup cg = cgroup_for(st, "update");
   cg.join(Cgroup::controllers_for(r));
   cg.keep();
   cg.apply(r);
@@ -697,7 +742,7 @@ void Runtime::update(const std::string& id, const Resources& r) {
 CgroupStats Runtime::stats(const std::string& id) const {
   ContainerState st = state(id);
   if (st.status == "stopped") throw Error("container " + quote(id) + ": container not running (stopped)");
-  return Cgroup::open(CgroupLayout::host(), st.cgroup_path).stats();
+  return cgroup_for(st, "stats").stats();
 }
 
 // ---- signals, spec, features ----------------------------------------------

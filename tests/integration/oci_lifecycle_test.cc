@@ -590,5 +590,64 @@ TEST_F(OciCli, VersionSpecFeatures) {
   EXPECT_FALSE(feat["hooks"].empty());
 }
 
+// Rootless (runc --rootless alike): an unprivileged user creates, starts,
+// enters, lists and deletes a container in its own user namespace with the
+// config `spec --rootless` writes. With no delegated cgroup there is none:
+// what needs one fails with a message that says so; nothing is left (the
+// fixture checks mounts and cgroups).
+TEST_F(OciCli, RootlessLifecycleAsAnUnprivilegedUser) {
+  if (!path_exists("/usr/bin/setpriv")) GTEST_SKIP() << "no setpriv";
+  const uid_t nobody = 65534;
+  std::string base = root_ + "/rootless-oci", state = base + "/state", bundle = base + "/bundle";
+  ASSERT_EQ(::chmod(root_.c_str(), 0711), 0);  // the user passes through to its own directory
+  for (const auto& d : {base, state, bundle}) {
+    ASSERT_EQ(::mkdir(d.c_str(), 0755), 0) << d;
+    ASSERT_EQ(::chown(d.c_str(), nobody, nobody), 0) << d;
+  }
+  ASSERT_EQ(run_command({"/bin/cp", "-a", busybox_rootfs(), bundle + "/rootfs"}).status, 0);
+  ASSERT_EQ(run_command({"/bin/chown", "-R", "65534:65534", bundle + "/rootfs"}).status, 0);
+  auto as_nobody = [&](const Argv& args) {
+    Argv argv = {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                 MULT_OCI_BIN, "--root", state};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  };
+  // Whatever a failed assertion leaves running goes.
+  struct Cleanup {
+    std::function<void()> fn;
+    ~Cleanup() { fn(); }
+  } cleanup{[&] { as_nobody({"delete", "--force", "rl"}); }};
+  CmdResult r = as_nobody({"spec", "--rootless", "--bundle", bundle});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  Json c = Json::parse(read_text(bundle + "/config.json"));
+  EXPECT_EQ(c["linux"]["uidMappings"][0]["hostID"], nobody);
+  c["process"]["args"] = Json::array({"sleep", "100"});
+  c["process"]["terminal"] = false;
+  write_text(bundle + "/config.json", c.dump());
+
+  r = as_nobody({"create", "--bundle", bundle, "rl"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(Json::parse(as_nobody({"state", "rl"}).out)["status"], "created");
+  ASSERT_EQ(as_nobody({"start", "rl"}).status, 0);
+  r = as_nobody({"exec", "rl", "sh", "-c", "id -u; cat /proc/self/uid_map"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(split_words(r.out), (std::vector<std::string>{"0", "0", "65534", "1"})) << r.describe();
+  r = as_nobody({"ps", "--format", "json", "rl"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(Json::parse(r.out).size(), 1u) << r.describe();
+
+  r = as_nobody({"pause", "rl"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_TRUE(contains(r.err, "pause needs a cgroup")) << r.describe();
+  EXPECT_EQ(Json::parse(as_nobody({"state", "rl"}).out)["status"], "running") << "a failed pause changed it";
+
+  ASSERT_EQ(as_nobody({"kill", "rl", "KILL"}).status, 0);
+  EXPECT_TRUE(wait_until([&] { return Json::parse(as_nobody({"state", "rl"}).out)["status"] == "stopped"; }, 10));
+  r = as_nobody({"delete", "rl"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(trim(as_nobody({"list", "-q"}).out), "");
+  EXPECT_EQ(state_entries(state), std::vector<std::string>{}) << "left in the rootless state root";
+}
+
 }  // namespace
 }  // namespace mult_it
