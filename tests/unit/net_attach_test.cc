@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "error.hh"
+#include "net_test_host.hh"
 #include "ipam.hh"
 #include "net.hh"
 #include "net_link.hh"
@@ -39,12 +40,7 @@ namespace fs = std::filesystem;
 namespace mult {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::slurp;
 
 // ---- plain sockets, usable in any process ----------------------------------------
 
@@ -262,40 +258,17 @@ std::string error_of(F&& fn) {
 
 // ---- the test host ------------------------------------------------------------------
 
-class NetAttachTest : public ::testing::Test {
+class NetAttachTest : public test::NetTestHost {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
-    host_forward_ = slurp("/proc/sys/net/ipv4/ip_forward");
-    original_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(original_, 0);
-    struct stat before, after;
-    ASSERT_EQ(::fstat(original_, &before), 0);
-    ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << std::strerror(errno);
-    entered_ = true;
-    ASSERT_EQ(::stat("/proc/thread-self/ns/net", &after), 0);
-    ASSERT_NE(before.st_ino, after.st_ino) << "not in a new network namespace";
-    bring_up_loopback();
-    char tmpl[] = "/tmp/mult-net-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-    store_ = Store(root_);
+    NetTestHost::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    make_state_root();
   }
 
   void TearDown() override {
     agents_.clear();  // the instances and their namespaces go first
-    if (entered_ && ::setns(original_, CLONE_NEWNET) != 0) {
-      std::perror("setns back to the original network namespace");
-      std::abort();
-    }
-    if (original_ >= 0) ::close(original_);
-    if (!root_.empty()) {
-      std::error_code ec;
-      fs::remove_all(root_, ec);
-    }
-    if (entered_) {
-      EXPECT_EQ(slurp("/proc/sys/net/ipv4/ip_forward"), host_forward_) << "the machine's own setting changed";
-    }
+    NetTestHost::TearDown();
   }
 
   Agent& agent() {
@@ -344,12 +317,7 @@ class NetAttachTest : public ::testing::Test {
     return false;
   }
 
-  std::string root_;
-  Store store_;
   std::vector<std::unique_ptr<Agent>> agents_;
-  int original_ = -1;
-  bool entered_ = false;
-  std::string host_forward_;
 };
 
 TEST(NetPublish, Parses) {

@@ -18,18 +18,14 @@
 #include <sstream>
 
 #include "error.hh"
+#include "net_test_host.hh"
 #include "net.hh"
 #include "nft.hh"
 
 namespace mult {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using test::slurp;
 
 template <typename F>
 std::string error_of(F&& fn) {
@@ -72,30 +68,11 @@ class Sleeper {
   pid_t pid_ = -1;
 };
 
-class NetLinkTest : public ::testing::Test {
+class NetLinkTest : public test::NetTestHost {
  protected:
   void SetUp() override {
-    if (::geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
-    host_forward_ = slurp("/proc/sys/net/ipv4/ip_forward");
-    original_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    ASSERT_GE(original_, 0);
-    struct stat before, after;
-    ASSERT_EQ(::fstat(original_, &before), 0);
-    ASSERT_EQ(::unshare(CLONE_NEWNET), 0) << std::strerror(errno);
-    entered_ = true;
-    ASSERT_EQ(::stat("/proc/thread-self/ns/net", &after), 0);
-    ASSERT_NE(before.st_ino, after.st_ino) << "not in a new network namespace";
-    bring_up_loopback();
-  }
-  void TearDown() override {
-    if (entered_ && ::setns(original_, CLONE_NEWNET) != 0) {
-      std::perror("setns back to the original network namespace");
-      std::abort();
-    }
-    if (original_ >= 0) ::close(original_);
-    if (entered_) {
-      EXPECT_EQ(slurp("/proc/sys/net/ipv4/ip_forward"), host_forward_);
-    }
+    NetTestHost::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
   }
 
   std::set<std::string> names(Netlink& nl) {
@@ -104,9 +81,6 @@ class NetLinkTest : public ::testing::Test {
     return out;
   }
 
-  int original_ = -1;
-  bool entered_ = false;
-  std::string host_forward_;
 };
 
 TEST(NetLinkNames, Validation) {
