@@ -70,19 +70,13 @@ LEFT_MNT=$(grep -c "$D/" /proc/self/mountinfo || true)
 LEFT_PROCS=$($PM alive $PIDS)
 find "$D/run" -mindepth 1 -path "$D/run/seccomp" -prune -o -print 2>/dev/null | grep "$TAG-" | head -5 >"$WORK/d-left.txt" || true
 
-python3 - "$RES/$S/mult.json" "$N" "$fails" "$RUNNING" "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" \
+BENCH=$BENCH python3 - "$RES/$S/mult.json" "$N" "$fails" "$RUNNING" "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" \
   "$WORK/d-before.json" "$WORK/d-after.json" "$WORK/d-end.json" "$WORK/d-pss.json" \
   "$LEFT_LS" "$LEFT_STATE" "$LEFT_CG" "$LEFT_MNT" "$LEFT_PROCS" "$WORK/d-start.err" "$WORK/d-rm.err" "$WORK/d-left.txt" \
   "$WORK/d-ramp.txt" <<'PY'
-import json, sys
-def slope(path):
-    """Least-squares KiB of MemAvailable lost per instance over the ramp."""
-    pts = [tuple(map(float, l.split())) for l in open(path) if len(l.split()) == 2]
-    if len(pts) < 3:
-        return None
-    mx = sum(x for x, _ in pts) / len(pts); my = sum(y for _, y in pts) / len(pts)
-    sxx = sum((x - mx) ** 2 for x, _ in pts)
-    return -sum((x - mx) * (y - my) for x, y in pts) / sxx if sxx else None
+import json, os, sys
+sys.path.insert(0, os.environ["BENCH"])
+from procmem import slope
 a = sys.argv
 out, n, fails, running = a[1], int(a[2]), int(a[3]), int(a[4])
 t0, t1, t2, t3, t4, t5 = (int(x) for x in a[5:11])
@@ -154,19 +148,13 @@ if in_crun_ns sh "$WORK/crun-density.sh" && [ -s "$WORK/c-times.txt" ]; then
   CLEFT_CG=$(find /sys/fs/cgroup -maxdepth 5 -type d -name "$CT-*" 2>/dev/null | wc -l)
   # shellcheck disable=SC2046
   CLEFT_PROCS=$($PM alive $(cat "$WORK/c-pids.txt"))
-  python3 - "$RES/$S/crun.json" "$N" $cfails $ct0 $ct1 $ct2 $ct3 \
+  BENCH=$BENCH python3 - "$RES/$S/crun.json" "$N" $cfails $ct0 $ct1 $ct2 $ct3 \
     "$WORK/c-before.json" "$WORK/c-after.json" "$WORK/c-end.json" "$WORK/c-pss.json" \
     "$(cat "$WORK/c-left-ls.txt")" "$CLEFT_CG" "$CLEFT_PROCS" "$WORK/c-start.err" "$WORK/c-rm.err" \
     "$WORK/c-ramp.txt" <<'PY'
-import json, sys
-def slope(path):
-    """Least-squares KiB of MemAvailable lost per instance over the ramp."""
-    pts = [tuple(map(float, l.split())) for l in open(path) if len(l.split()) == 2]
-    if len(pts) < 3:
-        return None
-    mx = sum(x for x, _ in pts) / len(pts); my = sum(y for _, y in pts) / len(pts)
-    sxx = sum((x - mx) ** 2 for x, _ in pts)
-    return -sum((x - mx) * (y - my) for x, y in pts) / sxx if sxx else None
+import json, os, sys
+sys.path.insert(0, os.environ["BENCH"])
+from procmem import slope
 a = sys.argv
 out, n, fails = a[1], int(a[2]), int(a[3])
 t0, t1, t2, t3 = (int(x) for x in a[4:8])

@@ -71,6 +71,18 @@ def pss(pids):
     return total
 
 
+def slope(path):
+    """Least-squares KiB of MemAvailable lost per instance over a ramp: the
+    file has lines "INSTANCES MEMAVAILABLE_KIB"; None with under 3 points."""
+    pts = [tuple(map(float, l.split())) for l in open(path) if len(l.split()) == 2]
+    if len(pts) < 3:
+        return None
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    return -sum((x - mx) * (y - my) for x, y in pts) / sxx if sxx else None
+
+
 def main():
     cmd, args = sys.argv[1], [int(a) for a in sys.argv[2:]]
     if cmd == "meminfo":
