@@ -20,6 +20,7 @@
 #include "error.hh"
 #include "launch.hh"
 #include "net_attach.hh"
+#include "seccomp.hh"
 #include "tty.hh"
 #include "userns.hh"
 #include "../init/stop_signal.hh"
@@ -584,6 +585,14 @@ Json Engine::inspect(const std::string& name) {
   if (read_file_if_exists(store_.definition_dir(name) + "/last-exit.json", last))
     out["lastExit"] = Json::parse(last);
   out["spec"] = Json::parse(read_file(path));
+  // The seccomp profile in force (null: none), in full: the spec names the
+  // default profile by annotation only. (A spec that no longer parses has
+  // none to show; start says why.)
+  try {
+    Spec spec = parse_spec(out["spec"]);
+    out["seccomp"] = spec.linux.seccomp ? seccomp_json(*spec.linux.seccomp) : Json(nullptr);
+  } catch (const Error&) {
+  }
   return out;
 }
 

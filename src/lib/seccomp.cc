@@ -2,7 +2,9 @@
 // of compiled programs, and installing a program.
 #include "seccomp.hh"
 
+#include <elf.h>
 #include <fcntl.h>
+#include <link.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -270,6 +272,11 @@ Ctx build_filter(const Seccomp& profile, unsigned* flags) {
   uint32_t def = action_value(profile.default_action, profile.default_errno_ret, def_where);
   Ctx ctx(seccomp_init(def));
   if (!ctx) throw Error(def_where + ": libseccomp refused default action " + profile.default_action);
+  // A binary tree of call numbers instead of one comparison after another:
+  // the kernel walks it for every call number when the filter is installed
+  // (to find those always allowed), so this is most of the install's cost.
+  // A libseccomp without it makes the same filter, as a list.
+  (void)seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
   for (size_t i = 0; i < profile.architectures.size(); ++i) {
     std::string where = std::string(kPrefix) + ".architectures[" + std::to_string(i) + "]";
@@ -364,18 +371,78 @@ void put_opt(std::string& out, const std::optional<unsigned>& v) {
   else out += "-,";
 }
 
-// Every field of the profile, unambiguously (strings carry their length),
-// plus what else decides the compiled program: the libseccomp version and
-// the native architecture. The cache file holds it whole and a load compares
-// it whole, so a hash collision cannot hand out another profile's program.
-std::string cache_key(const Seccomp& p) {
-  std::string k;
-  k.reserve(4096);
-  k += "mult-seccomp-cache 1\n";
+// The GNU build ID of the object this code is linked into, in hex; empty
+// when the linker wrote none. It names the code that makes and compiles
+// profiles: a program cached by another build is never taken for this one's.
+struct BuildIdSearch {
+  uintptr_t inside;  // an address in the object
+  std::string id;
+};
+
+int find_build_id(dl_phdr_info* info, size_t, void* arg) {
+  auto* search = static_cast<BuildIdSearch*>(arg);
+  bool ours = false;
+  for (int i = 0; i < info->dlpi_phnum && !ours; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    uintptr_t start = info->dlpi_addr + ph.p_vaddr;
+    ours = ph.p_type == PT_LOAD && search->inside >= start && search->inside - start < ph.p_memsz;
+  }
+  if (!ours) return 0;
+  for (int i = 0; i < info->dlpi_phnum; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_NOTE) continue;
+    auto p = reinterpret_cast<const char*>(info->dlpi_addr + ph.p_vaddr);
+    const char* end = p + ph.p_memsz;
+    auto align4 = [](size_t n) { return (n + 3) & ~size_t{3}; };
+    while (end - p >= static_cast<ptrdiff_t>(sizeof(ElfW(Nhdr)))) {
+      ElfW(Nhdr) n;
+      std::memcpy(&n, p, sizeof n);
+      const char* name = p + sizeof n;
+      const char* desc = name + align4(n.n_namesz);
+      if (desc + n.n_descsz > end) break;
+      if (n.n_type == NT_GNU_BUILD_ID && n.n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
+        static const char hex[] = "0123456789abcdef";
+        for (uint32_t b = 0; b < n.n_descsz; ++b) {
+          auto c = static_cast<unsigned char>(desc[b]);
+          search->id += hex[c >> 4];
+          search->id += hex[c & 0xf];
+        }
+        return 1;
+      }
+      p = desc + align4(n.n_descsz);
+    }
+  }
+  return 1;
+}
+
+const std::string& build_id() {
+  static const std::string id = [] {
+    BuildIdSearch search{reinterpret_cast<uintptr_t>(&find_build_id), {}};
+    dl_iterate_phdr(find_build_id, &search);
+    return search.id;
+  }();
+  return id;
+}
+
+// What decides a compiled program besides the profile: the code (its build
+// ID), the libseccomp version and the native architecture.
+std::string key_context() {
+  std::string k = "mult-seccomp-cache 2\n";
+  k += "build " + (build_id().empty() ? std::string("-") : build_id()) + "\n";
   const scmp_version* v = seccomp_version();
   k += "libseccomp " + std::to_string(v->major) + "." + std::to_string(v->minor) +
        "." + std::to_string(v->micro) + "\n";
   k += "native " + std::to_string(seccomp_arch_native()) + "\n";
+  return k;
+}
+
+// Every field of the profile, unambiguously (strings carry their length),
+// after the context. The cache file holds the key whole and a load compares
+// it whole, so a hash collision cannot hand out another profile's program.
+std::string profile_key(const Seccomp& p) {
+  std::string k = key_context();
+  k.reserve(4096);
+  k += "profile\n";
   put_str(k, p.default_action);
   put_opt(k, p.default_errno_ret);
   put_num(k, p.architectures.size());
@@ -397,6 +464,22 @@ std::string cache_key(const Seccomp& p) {
       put_str(k, a.op);
     }
   }
+  return k;
+}
+
+// The default profile is named by its capabilities (sorted, each once): the
+// build ID stands for the code that turns them into rules. Without a build
+// ID nothing does, and the key is the whole profile's.
+std::string cache_key(const Seccomp& p) {
+  if (!p.default_for_caps) return profile_key(p);
+  if (build_id().empty()) return profile_key(expand_seccomp(p));
+  std::vector<std::string> caps = *p.default_for_caps;
+  std::sort(caps.begin(), caps.end());
+  caps.erase(std::unique(caps.begin(), caps.end()), caps.end());
+  std::string k = key_context();
+  k += "default\n";
+  put_num(k, caps.size());
+  for (const auto& c : caps) put_str(k, c);
   return k;
 }
 
@@ -530,7 +613,42 @@ Json default_seccomp_profile_json(const std::vector<std::string>& granted_caps) 
           {"syscalls", std::move(rules)}};
 }
 
+Seccomp default_seccomp(std::vector<std::string> granted_caps) {
+  Seccomp s;
+  s.default_for_caps = std::move(granted_caps);
+  return s;
+}
+
+Seccomp expand_seccomp(const Seccomp& profile) {
+  if (!profile.default_for_caps) return profile;
+  return parse_seccomp(default_seccomp_profile_json(*profile.default_for_caps), kPrefix);
+}
+
+Json seccomp_json(const Seccomp& profile) {
+  if (profile.default_for_caps) return default_seccomp_profile_json(*profile.default_for_caps);
+  Json j = {{"defaultAction", profile.default_action}};
+  if (profile.default_errno_ret) j["defaultErrnoRet"] = *profile.default_errno_ret;
+  if (!profile.architectures.empty()) j["architectures"] = profile.architectures;
+  if (!profile.flags.empty()) j["flags"] = profile.flags;
+  if (!profile.listener_path.empty()) j["listenerPath"] = profile.listener_path;
+  Json rules = Json::array();
+  for (const SeccompRule& r : profile.syscalls) {
+    Json rule = {{"names", r.names}, {"action", r.action}};
+    if (r.errno_ret) rule["errnoRet"] = *r.errno_ret;
+    if (!r.args.empty()) {
+      rule["args"] = Json::array();
+      for (const SeccompArg& a : r.args)
+        rule["args"].push_back(
+            {{"index", a.index}, {"value", a.value}, {"valueTwo", a.value_two}, {"op", a.op}});
+    }
+    rules.push_back(std::move(rule));
+  }
+  if (!rules.empty()) j["syscalls"] = std::move(rules);
+  return j;
+}
+
 SeccompProgram compile_seccomp(const Seccomp& profile) {
+  if (profile.default_for_caps) return compile_seccomp(expand_seccomp(profile));
   SeccompProgram p;
   Ctx ctx = build_filter(profile, &p.flags);
   Fd mem(static_cast<int>(::syscall(SYS_memfd_create, "mult-seccomp", MFD_CLOEXEC)));

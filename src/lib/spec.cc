@@ -677,6 +677,23 @@ Seccomp parse_seccomp(const Field& f) {
   return s;
 }
 
+// annotations["org.mult.seccomp"] = "default": mult's default profile, made
+// for what the process may ever hold (its bounding set), in place of a
+// linux.seccomp object. The spec stays small, and a start whose compiled
+// filter is cached never makes the profile's rules.
+void parse_seccomp_annotation(Spec& s) {
+  auto it = s.annotations.find(kAnnotationSeccomp);
+  if (it == s.annotations.end()) return;
+  std::string where = std::string("annotations[") + quote(kAnnotationSeccomp) + "]";
+  if (it->second != "default")
+    throw Error(where + ": unknown seccomp profile " + quote(it->second) + " (expected \"default\")");
+  if (s.linux.seccomp) throw Error(where + ": conflicts with linux.seccomp (give one of them)");
+  Seccomp d;
+  d.default_for_caps.emplace();
+  if (s.process && s.process->capabilities) *d.default_for_caps = s.process->capabilities->bounding;
+  s.linux.seccomp = std::move(d);
+}
+
 // ---- linux: the rest ------------------------------------------------------
 
 std::string parse_personality(const Field& f) {
@@ -791,6 +808,7 @@ Spec parse_spec(const Json& doc) {
   s.hooks = parse_hooks(top.key("hooks"));
   s.annotations = top.key("annotations").string_map();
   s.linux = parse_linux(top.key("linux"));
+  parse_seccomp_annotation(s);
   check_cross_fields(s);
   return s;
 }

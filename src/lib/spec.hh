@@ -134,7 +134,16 @@ struct SeccompRule {
   std::vector<SeccompArg> args;
 };
 
+// The annotation by which a spec asks for mult's default seccomp profile
+// ("default") instead of listing a profile in linux.seccomp.
+inline constexpr const char* kAnnotationSeccomp = "org.mult.seccomp";
+
 struct Seccomp {
+  // Set for mult's default profile, asked for by kAnnotationSeccomp: the
+  // capabilities it is made for (the process's bounding set). The fields
+  // below are empty then: seccomp.cc makes the rules only when no compiled
+  // program is cached (expand_seccomp()).
+  std::optional<std::vector<std::string>> default_for_caps;
   std::string default_action;
   std::optional<unsigned> default_errno_ret;
   std::vector<std::string> architectures;

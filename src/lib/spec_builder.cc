@@ -14,7 +14,6 @@
 #include "launch.hh"
 #include "net_attach.hh"
 #include "process.hh"
-#include "seccomp.hh"
 #include "userns.hh"
 
 namespace mult {
@@ -396,9 +395,9 @@ Json build_spec(const Store& store, const std::string& name, const InstanceOptio
       throw usage("--seccomp: " + std::string(e.what()));
     }
   } else {
-    std::vector<std::string> granted;
-    for (const auto& c : caps) granted.push_back(c.get<std::string>());
-    spec["linux"]["seccomp"] = default_seccomp_profile_json(granted);
+    // Named, not listed: the profile follows from the capability set, and
+    // a start whose compiled filter is cached never makes its rules.
+    ann[kAnnotationSeccomp] = "default";
   }
   for (const auto& b : o.binds) spec["mounts"].push_back(bind_mount(b));
   for (const auto& t : o.tmpfs) {

@@ -6,9 +6,11 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/capability.h>
@@ -28,6 +30,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -154,6 +157,142 @@ bool have_ia32() {
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 #endif
+
+// ---- a classic BPF interpreter, to read compiled filters ------------------
+
+// What the kernel hands a filter (struct seccomp_data).
+struct CallData {
+  uint32_t nr;
+  uint32_t arch;
+  uint64_t ip;
+  uint64_t args[6];
+};
+
+// Runs `prog` on `data` as the kernel would; throws on an instruction it
+// does not know (so a new kind of filter fails the test instead of passing).
+uint32_t run_filter(const std::vector<sock_filter>& prog, const CallData& data) {
+  uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = {};
+  auto word = [&](uint32_t off) {
+    if (off % 4 != 0 || off + 4 > sizeof data) throw std::runtime_error("bad load offset");
+    uint32_t w;
+    std::memcpy(&w, reinterpret_cast<const char*>(&data) + off, 4);
+    return w;
+  };
+  for (size_t pc = 0; pc < prog.size(); ++pc) {
+    const sock_filter& i = prog[pc];
+    auto jump = [&](bool taken) { pc += taken ? i.jt : i.jf; };
+    switch (i.code) {
+      case BPF_LD | BPF_W | BPF_ABS: a = word(i.k); break;
+      case BPF_LD | BPF_MEM: a = mem[i.k % BPF_MEMWORDS]; break;
+      case BPF_LDX | BPF_MEM: x = mem[i.k % BPF_MEMWORDS]; break;
+      case BPF_ST: mem[i.k % BPF_MEMWORDS] = a; break;
+      case BPF_STX: mem[i.k % BPF_MEMWORDS] = x; break;
+      case BPF_ALU | BPF_AND | BPF_K: a &= i.k; break;
+      case BPF_ALU | BPF_OR | BPF_K: a |= i.k; break;
+      case BPF_MISC | BPF_TAX: x = a; break;
+      case BPF_MISC | BPF_TXA: a = x; break;
+      case BPF_JMP | BPF_JA: pc += i.k; break;
+      case BPF_JMP | BPF_JEQ | BPF_K: jump(a == i.k); break;
+      case BPF_JMP | BPF_JGT | BPF_K: jump(a > i.k); break;
+      case BPF_JMP | BPF_JGE | BPF_K: jump(a >= i.k); break;
+      case BPF_JMP | BPF_JSET | BPF_K: jump((a & i.k) != 0); break;
+      case BPF_JMP | BPF_JEQ | BPF_X: jump(a == x); break;
+      case BPF_JMP | BPF_JGT | BPF_X: jump(a > x); break;
+      case BPF_JMP | BPF_JGE | BPF_X: jump(a >= x); break;
+      case BPF_RET | BPF_K: return i.k;
+      default: throw std::runtime_error("unknown BPF instruction " + std::to_string(i.code));
+    }
+  }
+  throw std::runtime_error("filter ran off its end");
+}
+
+struct ArchCase {
+  const char* name;
+  uint32_t token;   // SCMP_ARCH_*
+  uint32_t audit;   // what the kernel puts in seccomp_data.arch
+  bool wide_args;   // 64-bit arguments (i386's are 32 bits)
+};
+
+// What a profile (ALLOW by default, rules that each compare arguments at
+// most once) says about calls on one architecture: the action of a rule whose
+// call and comparisons match, else the default. Names are resolved per
+// architecture by libseccomp, as compiling does.
+class RuleModel {
+ public:
+  RuleModel(const Seccomp& p, const ArchCase& arch) : arch_(arch) {
+    for (const SeccompRule& r : p.syscalls) {
+      for (const std::string& n : r.names) {
+        int nr = seccomp_syscall_resolve_name_arch(arch.token, n.c_str());
+        if (nr >= 0) by_nr_.emplace_back(static_cast<uint32_t>(nr), &r);
+      }
+    }
+  }
+  uint32_t verdict(const CallData& d) const {
+    for (const auto& [nr, r] : by_nr_) {
+      if (nr != d.nr) continue;
+      bool match = std::all_of(r->args.begin(), r->args.end(), [&](const SeccompArg& a) {
+        if (a.op != "SCMP_CMP_MASKED_EQ") throw std::runtime_error("model knows MASKED_EQ only");
+        uint64_t v = arch_.wide_args ? d.args[a.index] : d.args[a.index] & 0xffffffffu;
+        return (v & a.value) == a.value_two;
+      });
+      if (!match) continue;
+      if (r->action != "SCMP_ACT_ERRNO") throw std::runtime_error("model knows SCMP_ACT_ERRNO only");
+      return SECCOMP_RET_ERRNO | *r->errno_ret;
+    }
+    return SECCOMP_RET_ALLOW;
+  }
+
+ private:
+  ArchCase arch_;
+  std::vector<std::pair<uint32_t, const SeccompRule*>> by_nr_;
+};
+
+// First arguments that reach every comparison of the default profile: none,
+// each CLONE_NEW* flag, personas allowed and not, garbage in the upper half.
+std::vector<uint64_t> interesting_arg0() {
+  std::vector<uint64_t> v = {0, 0x8, 0x20000, 0x20008, 0xffffffff, 0x400000,
+                             (1ull << 32) | 0x400000, 1ull << 32, ~0ull, 0x11 /* SIGCHLD */};
+  for (int b = 0; b < 32; ++b) v.push_back(1ull << b);
+  return v;
+}
+
+// Every call number of every architecture of the default profile, with each
+// interesting first argument: `prog` must say what `profile`'s rules say.
+// Returns the disagreements, one a line.
+std::string compare_filter_with_rules(const SeccompProgram& prog, const Seccomp& profile) {
+#if defined(__x86_64__)
+  const ArchCase arches[] = {
+      {"x86_64", SCMP_ARCH_X86_64, AUDIT_ARCH_X86_64, true},
+      {"i386", SCMP_ARCH_X86, AUDIT_ARCH_I386, false},
+      {"x32", SCMP_ARCH_X32, AUDIT_ARCH_X86_64, true},
+  };
+#else
+  return "";  // the architectures below are x86's
+#endif
+  const auto args0 = interesting_arg0();
+  std::string out;
+  for (const ArchCase& arch : arches) {
+    RuleModel rules(profile, arch);
+    uint32_t base = arch.token == SCMP_ARCH_X32 ? 0x40000000u : 0;
+    for (uint32_t nr = base; nr < base + 1024; ++nr) {
+      for (uint64_t arg0 : args0) {
+        CallData d{nr, arch.audit, 0, {arg0, 0, 0, 0, 0, 0}};
+        uint32_t got = run_filter(prog.insns, d), want = rules.verdict(d);
+        if (got != want) {
+          std::ostringstream line;
+          line << arch.name << " call " << (nr - base) << " arg0 0x" << std::hex << arg0
+               << ": filter 0x" << got << ", rules 0x" << want << "\n";
+          out += line.str();
+        }
+      }
+    }
+  }
+  // An architecture the profile does not list: killed.
+  CallData arm{0, AUDIT_ARCH_AARCH64, 0, {}};
+  if (run_filter(prog.insns, arm) != SECCOMP_RET_KILL_THREAD)
+    out += "aarch64 call 0: not killed\n";
+  return out;
+}
 
 // ---- the default profile --------------------------------------------------
 
@@ -387,6 +526,103 @@ TEST(SeccompDefault, SysAdminProfileAllowsMountsAndNamespaces) {
     c.expect("personality(READ_IMPLIES_EXEC)", personality(READ_IMPLIES_EXEC), EPERM);
   });
   EXPECT_EQ(failures, "");
+}
+
+// The compiled filter (a binary tree over call numbers, three ABIs) against
+// the profile's rules, for every call number: it denies exactly what they
+// deny. The kernel tests above try a sample of calls for real.
+TEST(SeccompDefault, FilterDecidesEveryCallAsItsRulesSay) {
+  std::vector<std::string> admin_caps = kDefaultCaps;
+  admin_caps.push_back("CAP_SYS_ADMIN");
+  Seccomp usual = default_profile(), admin = default_profile(admin_caps), bare = default_profile({});
+  SeccompProgram usual_prog = compile_seccomp(usual);
+  EXPECT_EQ(compare_filter_with_rules(usual_prog, usual), "");
+  EXPECT_EQ(compare_filter_with_rules(compile_seccomp(admin), admin), "");
+  EXPECT_EQ(compare_filter_with_rules(compile_seccomp(bare), bare), "");
+  // The comparison sees a difference: the usual filter is not the rules of
+  // CAP_SYS_ADMIN's profile (mount, clone with CLONE_NEWNS, ... differ).
+  std::string diff = compare_filter_with_rules(usual_prog, admin);
+  EXPECT_NE(diff.find("x86_64 call 165 arg0 0x0: filter 0x50001, rules 0x7fff0000"),
+            std::string::npos) << diff.substr(0, 2000);
+  EXPECT_NE(diff.find("i386 call 21 "), std::string::npos);
+  EXPECT_NE(diff.find("x32 call 165 "), std::string::npos);
+}
+
+// ---- the default profile by name ----------------------------------------------
+
+Json spec_with(const Json& annotations, const std::vector<std::string>& bounding) {
+  Json doc = default_spec_json();
+  doc["annotations"] = annotations;
+  doc["process"]["capabilities"]["bounding"] = bounding;
+  return doc;
+}
+
+std::string spec_error(const Json& doc) {
+  try {
+    parse_spec(doc);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(SeccompByName, TheAnnotationNamesTheDefaultProfileOfTheBoundingSet) {
+  std::vector<std::string> caps = kDefaultCaps;
+  caps.push_back("CAP_SYS_ADMIN");
+  Spec spec = parse_spec(spec_with({{kAnnotationSeccomp, "default"}}, caps));
+  ASSERT_TRUE(spec.linux.seccomp.has_value());
+  ASSERT_TRUE(spec.linux.seccomp->default_for_caps.has_value());
+  EXPECT_EQ(*spec.linux.seccomp->default_for_caps, caps);
+  EXPECT_TRUE(spec.linux.seccomp->syscalls.empty());  // made on demand only
+
+  // Its rules, its JSON and its program are the default profile's.
+  Seccomp full = expand_seccomp(*spec.linux.seccomp);
+  EXPECT_FALSE(full.default_for_caps.has_value());
+  EXPECT_EQ(seccomp_json(full), default_seccomp_profile_json(caps));
+  EXPECT_EQ(seccomp_json(*spec.linux.seccomp), default_seccomp_profile_json(caps));
+  EXPECT_EQ(compile_seccomp(*spec.linux.seccomp).insns.size(),
+            compile_seccomp(default_profile(caps)).insns.size());
+
+  // No capabilities at all: every group denied.
+  Json bare = default_spec_json();
+  bare["annotations"] = {{kAnnotationSeccomp, "default"}};
+  bare["process"].erase("capabilities");
+  Spec none = parse_spec(bare);
+  ASSERT_TRUE(none.linux.seccomp && none.linux.seccomp->default_for_caps);
+  EXPECT_TRUE(none.linux.seccomp->default_for_caps->empty());
+  EXPECT_TRUE(rule_names(seccomp_json(*none.linux.seccomp)).count("mount"));
+
+  // Without the annotation, no filter; an explicit one is kept as it is.
+  EXPECT_FALSE(parse_spec(spec_with(Json::object(), caps)).linux.seccomp.has_value());
+  Json own = spec_with(Json::object(), caps);
+  own["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_LOG"}};
+  Spec explicit_spec = parse_spec(own);
+  ASSERT_TRUE(explicit_spec.linux.seccomp.has_value());
+  EXPECT_FALSE(explicit_spec.linux.seccomp->default_for_caps.has_value());
+  EXPECT_EQ(explicit_spec.linux.seccomp->default_action, "SCMP_ACT_LOG");
+}
+
+TEST(SeccompByName, BadAnnotationsNameTheField) {
+  EXPECT_EQ(spec_error(spec_with({{kAnnotationSeccomp, "strict"}}, kDefaultCaps)),
+            "annotations[\"org.mult.seccomp\"]: unknown seccomp profile \"strict\" "
+            "(expected \"default\")");
+  Json both = spec_with({{kAnnotationSeccomp, "default"}}, kDefaultCaps);
+  both["linux"]["seccomp"] = {{"defaultAction", "SCMP_ACT_ALLOW"}};
+  EXPECT_EQ(spec_error(both),
+            "annotations[\"org.mult.seccomp\"]: conflicts with linux.seccomp (give one of them)");
+}
+
+TEST(SeccompByName, JsonOfAListedProfileReadsBackTheSame) {
+  Json j = Json::parse(R"({
+    "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+    "architectures": ["SCMP_ARCH_X86_64"], "flags": ["SECCOMP_FILTER_FLAG_LOG"],
+    "syscalls": [
+      {"names": ["getpid", "getppid"], "action": "SCMP_ACT_ALLOW"},
+      {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13,
+       "args": [{"index": 1, "value": 12, "valueTwo": 0, "op": "SCMP_CMP_EQ"}]}]})");
+  Seccomp s = parse_seccomp(j, "linux.seccomp");
+  EXPECT_EQ(seccomp_json(s), j);
+  EXPECT_EQ(seccomp_json(parse_seccomp(seccomp_json(s), "x")), j);
 }
 
 // ---- compiling other profiles ---------------------------------------------
@@ -647,6 +883,64 @@ TEST_F(SeccompCache, ReplacesCorruptFiles) {
   write_seccomp_cache(path, s, fake);
   ASSERT_EQ(chmod(path.c_str(), 0622), 0);
   check_rewritten("group/other-writable");
+}
+
+// The default profile named by its capabilities: a file of its own per
+// capability set, with a key of a few hundred bytes instead of the whole
+// profile, and the same checks as any cache file.
+TEST_F(SeccompCache, DefaultProfileIsCachedByItsCapabilities) {
+  Seccomp named = default_seccomp(kDefaultCaps);
+  SeccompProgram compiled = compile_seccomp(default_profile());
+  EXPECT_TRUE(same(load_seccomp(named, dir_), compiled));
+  std::string path = seccomp_cache_path(named, dir_);
+  struct stat named_st, full_st;
+  ASSERT_EQ(stat(path.c_str(), &named_st), 0);
+  EXPECT_EQ(named_st.st_mode & 07777, 0600u);
+  EXPECT_TRUE(same(load_seccomp(named, dir_), compiled));
+  EXPECT_EQ(files().size(), 1u);
+
+  // The listed profile is another entry, whose key is the whole profile.
+  Seccomp listed = default_profile();
+  EXPECT_TRUE(same(load_seccomp(listed, dir_), compiled));
+  std::string full_path = seccomp_cache_path(listed, dir_);
+  EXPECT_NE(full_path, path);
+  ASSERT_EQ(stat(full_path.c_str(), &full_st), 0);
+  EXPECT_LT(named_st.st_size + 2048, full_st.st_size);
+
+  // Order and repeats of the capabilities do not matter; another set does.
+  std::vector<std::string> shuffled(kDefaultCaps.rbegin(), kDefaultCaps.rend());
+  shuffled.push_back(kDefaultCaps[0]);
+  EXPECT_EQ(seccomp_cache_path(default_seccomp(shuffled), dir_), path);
+  std::vector<std::string> admin_caps = kDefaultCaps;
+  admin_caps.push_back("CAP_SYS_ADMIN");
+  Seccomp admin = default_seccomp(admin_caps);
+  std::string admin_path = seccomp_cache_path(admin, dir_);
+  EXPECT_NE(admin_path, path);
+  SeccompProgram admin_prog = load_seccomp(admin, dir_);
+  EXPECT_TRUE(same(admin_prog, compile_seccomp(default_profile(admin_caps))));
+  EXPECT_FALSE(same(admin_prog, compiled));
+
+  // A hit serves the file (nothing is compiled), but only under its own
+  // key: CAP_SYS_ADMIN's program renamed to the usual set's file is no hit.
+  SeccompProgram fake;
+  fake.insns = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+  write_seccomp_cache(path, named, fake);
+  EXPECT_TRUE(same(load_seccomp(named, dir_), fake));
+  ASSERT_EQ(rename(admin_path.c_str(), path.c_str()), 0);
+  EXPECT_TRUE(same(load_seccomp(named, dir_), compiled));
+
+  // A flipped bit is no hit either.
+  std::string good;
+  {
+    std::ifstream in(path, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  good[good.size() - 5] ^= 0x40;
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << good;
+  }
+  EXPECT_TRUE(same(load_seccomp(named, dir_), compiled));
 }
 
 }  // namespace
