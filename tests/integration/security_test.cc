@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "harness.hh"
@@ -269,6 +270,51 @@ TEST_F(SecuritySeccomp, MalformedProfileNamesThePathAndLeavesNothing) {
   }
   EXPECT_EQ(state_entries(root()), before) << "left behind by refused profiles";
   EXPECT_EQ(host_mounts_below(root()), mounts_before);
+}
+
+// The spec names the default profile instead of listing it; inspect shows
+// the rules in force, made for the instance's capabilities.
+TEST_F(SecuritySeccomp, SpecNamesTheDefaultProfileAndInspectShowsIt) {
+  auto inspect = [&](const Argv& opts) {
+    std::string name = unique("named");
+    Argv args = {"create", name};
+    args.insert(args.end(), opts.begin(), opts.end());
+    args.insert(args.end(), {"--", "true"});
+    CmdResult r = mult(args);
+    EXPECT_EQ(r.status, 0) << r.describe();
+    r = mult({"inspect", name});
+    EXPECT_EQ(r.status, 0) << r.describe();
+    return Json::parse(r.out);
+  };
+  auto denied = [](const Json& profile) {
+    std::set<std::string> names;
+    for (const Json& rule : profile["syscalls"])
+      for (const Json& n : rule["names"]) names.insert(n.get<std::string>());
+    return names;
+  };
+  Json j = inspect({});
+  EXPECT_EQ(j["spec"]["annotations"]["org.mult.seccomp"], "default") << j.dump(1);
+  EXPECT_FALSE(j["spec"]["linux"].contains("seccomp")) << j.dump(1);
+  EXPECT_EQ(j["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW") << j.dump(1);
+  EXPECT_TRUE(denied(j["seccomp"]).count("mount")) << j.dump(1);
+  EXPECT_LT(j["spec"].dump().size(), 4096u) << "the spec stays small";
+
+  j = inspect({"--cap-add", "SYS_ADMIN"});
+  EXPECT_FALSE(denied(j["seccomp"]).count("mount")) << j.dump(1);
+  EXPECT_TRUE(denied(j["seccomp"]).count("keyctl")) << j.dump(1);
+
+  j = inspect({"--seccomp", "unconfined"});
+  EXPECT_TRUE(j["seccomp"].is_null()) << j.dump(1);
+  EXPECT_FALSE(j["spec"].contains("annotations") &&
+               j["spec"]["annotations"].contains("org.mult.seccomp")) << j.dump(1);
+
+  std::string profile = root() + "/no-mkdir.json";
+  Json own = {{"defaultAction", "SCMP_ACT_ALLOW"},
+              {"syscalls", {{{"names", {"mkdir"}}, {"action", "SCMP_ACT_ERRNO"}}}}};
+  write_text(profile, own.dump());
+  j = inspect({"--seccomp", profile});
+  EXPECT_EQ(j["seccomp"], own) << j.dump(1);
+  EXPECT_EQ(j["spec"]["linux"]["seccomp"], own) << j.dump(1);
 }
 
 // ---- user namespaces -------------------------------------------------------------
