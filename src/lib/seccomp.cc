@@ -221,12 +221,13 @@ unsigned flag_value(const std::string& flag, const std::string& where) {
 
 std::string lib_error(int rc) { return std::string("libseccomp: ") + std::strerror(-rc); }
 
-void add_rule(void* ctx, uint32_t default_action, const SeccompRule& rule,
-              const std::string& where) {
+// Adds `rule`; returns how many libseccomp rules that made.
+size_t add_rule(void* ctx, uint32_t default_action, const SeccompRule& rule,
+                const std::string& where) {
   uint32_t action = action_value(rule.action, rule.errno_ret, where);
   // libseccomp refuses a rule that does what the default does (EACCES);
   // such a rule changes nothing, so it is dropped.
-  if (action == default_action) return;
+  if (action == default_action) return 0;
 
   std::vector<scmp_arg_cmp> conds;
   unsigned per_index[6] = {};
@@ -245,6 +246,7 @@ void add_rule(void* ctx, uint32_t default_action, const SeccompRule& rule,
     repeated = repeated || ++per_index[a.index] > 1;
   }
 
+  size_t added = 0;
   for (const std::string& name : rule.names) {
     int nr = seccomp_syscall_resolve_name(name.c_str());
     // Unknown to libseccomp on every architecture: profiles list calls that
@@ -255,6 +257,7 @@ void add_rule(void* ctx, uint32_t default_action, const SeccompRule& rule,
       // filter and skips architectures that lack it.
       int rc = seccomp_rule_add_array(ctx, action, nr, n, c);
       if (rc < 0) throw Error(where + ": " + name + ": " + lib_error(rc));
+      ++added;
     };
     if (!repeated) {
       add(conds.size(), conds.data());
@@ -265,6 +268,7 @@ void add_rule(void* ctx, uint32_t default_action, const SeccompRule& rule,
       for (const scmp_arg_cmp& c : conds) add(1, &c);
     }
   }
+  return added;
 }
 
 Ctx build_filter(const Seccomp& profile, unsigned* flags) {
@@ -272,11 +276,6 @@ Ctx build_filter(const Seccomp& profile, unsigned* flags) {
   uint32_t def = action_value(profile.default_action, profile.default_errno_ret, def_where);
   Ctx ctx(seccomp_init(def));
   if (!ctx) throw Error(def_where + ": libseccomp refused default action " + profile.default_action);
-  // A binary tree of call numbers instead of one comparison after another:
-  // the kernel walks it for every call number when the filter is installed
-  // (to find those always allowed), so this is most of the install's cost.
-  // A libseccomp without it makes the same filter, as a list.
-  (void)seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
 
   for (size_t i = 0; i < profile.architectures.size(); ++i) {
     std::string where = std::string(kPrefix) + ".architectures[" + std::to_string(i) + "]";
@@ -294,9 +293,17 @@ Ctx build_filter(const Seccomp& profile, unsigned* flags) {
     *flags |= flag_value(profile.flags[i],
                          std::string(kPrefix) + ".flags[" + std::to_string(i) + "]");
 
+  size_t rules = 0;
   for (size_t i = 0; i < profile.syscalls.size(); ++i)
-    add_rule(ctx.get(), def, profile.syscalls[i],
-             std::string(kPrefix) + ".syscalls[" + std::to_string(i) + "]");
+    rules += add_rule(ctx.get(), def, profile.syscalls[i],
+                      std::string(kPrefix) + ".syscalls[" + std::to_string(i) + "]");
+  // A binary tree of call numbers instead of one comparison after another:
+  // the kernel walks the filter for every call number when it is installed
+  // (to find the calls always allowed), most of the install's cost. Not for
+  // a handful of rules, where it gains nothing, nor for none: libseccomp up
+  // to 2.5.3 then loses the default action. A libseccomp without the
+  // attribute makes the same filter as a list.
+  if (rules >= 8) (void)seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
   return ctx;
 }
 

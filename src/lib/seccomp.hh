@@ -40,8 +40,8 @@ struct SeccompProgram {
 };
 
 // Compiles `profile` with libseccomp, as a binary tree of system call
-// numbers (SCMP_FLTATR_CTL_OPTIMIZE 2: fewer instructions on each call's way,
-// and a cheaper install). Syscall names libseccomp does not know on any
+// numbers when it has 8 rules or more (SCMP_FLTATR_CTL_OPTIMIZE 2: fewer
+// instructions on each call's way, and a cheaper install). Syscall names libseccomp does not know on any
 // architecture are skipped (profiles list calls a kernel may lack).
 // Errors name the field: "linux.seccomp.syscalls[3]: ...".
 SeccompProgram compile_seccomp(const Seccomp& profile);

@@ -675,6 +675,21 @@ TEST(SeccompCompile, CustomProfile) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) << status;
 }
 
+// Rules that all fall away (they do what the default does): the filter is
+// the default action alone, and allows.
+TEST(SeccompCompile, ProfileWithoutEffectiveRulesAllows) {
+  Seccomp s = parse_seccomp_json(Json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW",
+      "syscalls": [{"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}]})"), "none.json");
+  SeccompProgram prog = compile_seccomp(s);
+  std::string failures = in_child([&](Checks& c) {
+    c.expect("no_new_privs", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    install_seccomp(prog);
+    c.expect("getpid", getpid() > 0 ? 0 : -1, 0);
+    c.expect("unshare(0)", unshare(0), 0);
+  });
+  EXPECT_EQ(failures, "");
+}
+
 std::string compile_error(const Seccomp& s) {
   try {
     compile_seccomp(s);
