@@ -733,10 +733,14 @@ void Runtime::update(const std::string& id, const Resources& r) {
   if (st.status == "stopped") throw Error("cannot update container " + quote(id) + ": it has stopped");
   // A limit on a controller whose v1 hierarchy the container did not join
   // (launch joins only those its config limits) moves it in there first.
+  // The device list stays as created (runc's update leaves it too): these
+  // rules alone would replace the defaults the container's /dev needs.
+  Resources limits = r;
+  limits.devices.clear();
   Cgroup cg = cgroup_for(st, "update");
-  cg.join(Cgroup::controllers_for(r));
+  cg.join(Cgroup::controllers_for(limits));
   cg.keep();
-  cg.apply(r);
+  cg.apply(limits);
 }
 
 CgroupStats Runtime::stats(const std::string& id) const {

@@ -4,13 +4,18 @@
 // stats. Every instance lives in mult/NAME of each hierarchy it joins;
 // nothing may stay there after rm or a failed start (MultTest::TearDown
 // checks every hierarchy as well).
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "harness.hh"
+#include "oci_harness.hh"
 
 namespace mult_it {
 namespace {
@@ -283,6 +288,128 @@ TEST_F(IntegrationLimits, NoCgroupRemainsAfterRm) {
     EXPECT_TRUE(std::count(dirs.begin(), dirs.end(), kCgroupRoot + "/" + h + "/mult/" + n)) << h;
   EXPECT_EQ(read_number(cg("pids", n, "pids.max")), 100);
   remove(n);
+}
+
+// ---- devices ------------------------------------------------------------------
+
+long bpf(int cmd, bpf_attr& a) { return ::syscall(__NR_bpf, cmd, &a, sizeof a); }
+
+// The ids of the device programs attached to a cgroup2 directory.
+std::vector<uint32_t> device_programs(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return {};
+  uint32_t ids[8] = {};
+  bpf_attr q;
+  std::memset(&q, 0, sizeof q);
+  q.query.target_fd = static_cast<uint32_t>(fd);
+  q.query.attach_type = BPF_CGROUP_DEVICE;
+  q.query.prog_ids = reinterpret_cast<uintptr_t>(ids);
+  q.query.prog_cnt = 8;
+  long rc = bpf(BPF_PROG_QUERY, q);
+  ::close(fd);
+  if (rc != 0) return {};
+  return std::vector<uint32_t>(ids, ids + std::min<uint32_t>(q.query.prog_cnt, 8));
+}
+
+bool program_exists(uint32_t id) {
+  bpf_attr g;
+  std::memset(&g, 0, sizeof g);
+  g.prog_id = id;
+  long fd = bpf(BPF_PROG_GET_FD_BY_ID, g);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+  return fd >= 0;
+}
+
+// A shell line that prints "NAME ok" or "NAME EPERM"/"NAME failed" for a
+// command that opens or makes a device node.
+// (`err`: a writable file for its message.)
+std::string probe(const std::string& name, const std::string& cmd, const std::string& err = "/tmp/e") {
+  // A subshell: a failed redirection of a special builtin (:) ends it alone.
+  return "if (" + cmd + ") 2>" + err + "; then echo " + name + " ok; elif grep -q 'not permitted' " + err +
+         "; then echo " + name + " EPERM; else echo " + name + " failed; cat " + err + "; fi; ";
+}
+
+// The default list: the instance's /dev works, a device outside the list
+// (the host's /dev/kmsg bound in, 1:11) cannot be opened, nor can one be
+// made, even by root with CAP_MKNOD on a mount that allows device nodes.
+TEST_F(IntegrationLimits, DefaultDeviceListAllowsOnlyWhatDevHolds) {
+  if (!path_exists("/dev/kmsg")) GTEST_SKIP() << "no /dev/kmsg on this host";
+  make_image();
+  std::string n = unique("dev");
+  std::string script = probe("null", "echo x >/dev/null") + probe("urandom", "head -c 1 /dev/urandom >/dev/null") +
+                       probe("kmsg", ": >/dev/kmsg") + probe("mknod-kmsg", "mknod /tmp/kmsg c 1 11") +
+                       probe("mknod-disk", "mknod /tmp/disk b 7 0") + probe("mknod-zero", "mknod /tmp/zero c 1 5");
+  CmdResult r = mult({"run", "-d", "--name", n, "--bind", "/dev/kmsg:/dev/kmsg", "--", "sh", "-c",
+                      script + "exec sleep 1000"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  // Only the unified cgroup (free to join): no v1 devices directory.
+  EXPECT_FALSE(path_exists(cg("devices", n, ""))) << "a v1 devices join costs a grace period";
+  std::vector<uint32_t> ids = device_programs(cg("unified", n, ""));
+  ASSERT_EQ(ids.size(), 1u) << "one device program on the instance's cgroup2 directory";
+  remove(n);
+  // The kernel frees a removed cgroup's programs from a work queue.
+  EXPECT_TRUE(wait_until([&] { return !program_exists(ids[0]); }, 5))
+      << "device program " << ids[0] << " outlived the instance";
+
+  // The same script in the foreground, for its output.
+  r = mult({"run", "--name", unique("dev"), "--bind", "/dev/kmsg:/dev/kmsg", "--", "sh", "-c", script});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  for (const char* line : {"null ok", "urandom ok", "kmsg EPERM", "mknod-kmsg EPERM", "mknod-disk EPERM",
+                           "mknod-zero ok"})
+    EXPECT_TRUE(contains(r.out, line)) << line << "\n" << r.describe();
+}
+
+// --privileged: every device, no program at all.
+TEST_F(IntegrationLimits, PrivilegedOpensEveryDevice) {
+  if (!path_exists("/dev/kmsg")) GTEST_SKIP() << "no /dev/kmsg on this host";
+  make_image();
+  CmdResult r = mult({"run", "--name", unique("priv"), "--privileged", "--bind", "/dev/kmsg:/dev/kmsg", "--", "sh",
+                      "-c", probe("kmsg", ": >/dev/kmsg") + probe("mknod-kmsg", "mknod /tmp/kmsg c 1 11")});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "kmsg ok")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "mknod-kmsg ok")) << r.describe();
+}
+
+using OciDevices = OciTest;
+
+// The OCI face: linux.devices and linux.resources.devices open more, on
+// top of the default list; engines' lone "deny all" keeps /dev working.
+TEST_F(OciDevices, SpecDevicesAndRulesOpenMore) {
+  if (!path_exists("/dev/kmsg")) GTEST_SKIP() << "no /dev/kmsg on this host";
+  const std::string script = probe("null", "echo x >/dev/null", "/out/e") + probe("kmsg", ": >/dev/kmsg", "/out/e") +
+                             probe("made", ": >/dev/made-kmsg", "/out/e");
+  auto bind_kmsg = [](Json& c) {
+    c["mounts"].push_back({{"destination", "/dev/kmsg"}, {"type", "bind"}, {"source", "/dev/kmsg"},
+                           {"options", {"rbind"}}});
+  };
+  // Nothing asked: kmsg is out; the deny all an engine sends changes nothing.
+  for (bool deny_all : {false, true}) {
+    std::string b = make_bundle(deny_all ? "deny" : "plain", {"sh", "-c", script}, [&](Json& c) {
+      bind_kmsg(c);
+      if (deny_all) c["linux"]["resources"]["devices"] = Json::array({{{"allow", false}, {"access", "rwm"}}});
+    });
+    CmdResult r = oci({"run", "--bundle", b, unique("dev")});
+    EXPECT_EQ(r.status, 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, "null ok")) << r.describe();
+    EXPECT_TRUE(contains(r.out, "kmsg EPERM")) << r.describe();
+  }
+  // A rule allowing writes to 1:11 opens the bound node.
+  std::string b = make_bundle("rule", {"sh", "-c", script}, [&](Json& c) {
+    bind_kmsg(c);
+    c["linux"]["resources"]["devices"] = Json::array(
+        {{{"allow", false}, {"access", "rwm"}}, {{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", 11}, {"access", "w"}}});
+  });
+  CmdResult r = oci({"run", "--bundle", b, unique("dev")});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "kmsg ok")) << r.describe();
+  // A linux.devices entry is made (mknod) and opens without any rule.
+  b = make_bundle("device", {"sh", "-c", script}, [&](Json& c) {
+    c["linux"]["devices"] = Json::array(
+        {{{"path", "/dev/made-kmsg"}, {"type", "c"}, {"major", 1}, {"minor", 11}, {"fileMode", 0600}}});
+  });
+  r = oci({"run", "--bundle", b, unique("dev")});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "made ok")) << r.describe();
 }
 
 }  // namespace
