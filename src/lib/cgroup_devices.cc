@@ -220,7 +220,12 @@ bool device_allowed(const std::vector<DeviceRule>& rules, char type, uint32_t ma
 
 // The rules from the last one back, the first that matches deciding:
 //   w2 = type, w3 = access, w4 = major, w5 = minor
-//   per rule: on any mismatch jump to the next rule; else return its verdict.
+//   per rule: w1 = the bits in which the access differs from the rule
+//   (type ^ T | major ^ A | minor ^ B | access outside the rule's), then
+//   one jump to the next rule unless w1 is 0; else return its verdict.
+// Jumping on a scratch register, never on w2..w5, leaves the verifier one
+// state per rule to check instead of one per way into it: loading the
+// program is part of every start.
 std::vector<bpf_insn> device_program(const std::vector<DeviceRule>& rules) {
   constexpr uint8_t R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5;
   Program p;
@@ -234,27 +239,33 @@ std::vector<bpf_insn> device_program(const std::vector<DeviceRule>& rules) {
   for (auto it = rules.rbegin(); it != rules.rend() && !decided; ++it) {
     const DeviceRule& d = *it;
     std::vector<size_t> to_next;
-    auto jump_unless = [&](uint8_t op, uint8_t reg, int32_t imm) {
+    auto jump_unless = [&](uint8_t op, int32_t imm) {
       to_next.push_back(p.insns.size());
-      p.emit(BPF_JMP32 | op | BPF_K, reg, 0, 0, imm);
+      p.emit(BPF_JMP32 | op | BPF_K, R1, 0, 0, imm);
     };
-    if (d.type == "c") jump_unless(BPF_JNE, R2, BPF_DEVCG_DEV_CHAR);
-    if (d.type == "b") jump_unless(BPF_JNE, R2, BPF_DEVCG_DEV_BLOCK);
-    uint32_t mask = access_mask(d.access);
-    if (mask != kAllAccess) {
+    // w1 |= (reg OP imm), w0 as scratch (set before the exit anyway).
+    bool any = false;
+    auto differ = [&](uint8_t reg, uint8_t op, uint32_t imm) {
+      const uint8_t to = any ? R0 : R1;
+      p.emit(BPF_ALU | BPF_MOV | BPF_X, to, reg, 0, 0);
+      p.emit(BPF_ALU | op | BPF_K, to, 0, 0, static_cast<int32_t>(imm));
+      if (any) p.emit(BPF_ALU | BPF_OR | BPF_X, R1, R0, 0, 0);
+      any = true;
+    };
+    if (d.type == "c") differ(R2, BPF_XOR, BPF_DEVCG_DEV_CHAR);
+    if (d.type == "b") differ(R2, BPF_XOR, BPF_DEVCG_DEV_BLOCK);
+    if (!any_number(d.major)) differ(R4, BPF_XOR, static_cast<uint32_t>(*d.major));
+    if (!any_number(d.minor)) differ(R5, BPF_XOR, static_cast<uint32_t>(*d.minor));
+    const uint32_t mask = access_mask(d.access);
+    // An allow rule matches only when it grants every access asked for.
+    if (d.allow && mask != kAllAccess) differ(R3, BPF_AND, kAllAccess & ~mask);
+    if (any) jump_unless(BPF_JNE, 0);
+    if (!d.allow && mask != kAllAccess) {
+      // A deny rule matches when it names any access asked for.
       p.emit(BPF_ALU | BPF_MOV | BPF_X, R1, R3, 0, 0);
-      if (d.allow) {
-        // Allows only when every access asked for is in the rule.
-        p.emit(BPF_ALU | BPF_AND | BPF_K, R1, 0, 0, static_cast<int32_t>(kAllAccess & ~mask));
-        jump_unless(BPF_JNE, R1, 0);
-      } else {
-        // Denies when any access asked for is in the rule.
-        p.emit(BPF_ALU | BPF_AND | BPF_K, R1, 0, 0, static_cast<int32_t>(mask));
-        jump_unless(BPF_JEQ, R1, 0);
-      }
+      p.emit(BPF_ALU | BPF_AND | BPF_K, R1, 0, 0, static_cast<int32_t>(mask));
+      jump_unless(BPF_JEQ, 0);
     }
-    if (!any_number(d.major)) jump_unless(BPF_JNE, R4, static_cast<int32_t>(static_cast<uint32_t>(*d.major)));
-    if (!any_number(d.minor)) jump_unless(BPF_JNE, R5, static_cast<int32_t>(static_cast<uint32_t>(*d.minor)));
     p.emit(BPF_ALU | BPF_MOV | BPF_K, R0, 0, 0, d.allow ? 1 : 0);
     p.emit(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
     for (size_t j : to_next) p.insns[j].off = static_cast<int16_t>(p.insns.size() - (j + 1));
