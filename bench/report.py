@@ -202,9 +202,14 @@ def features_md(res):
     """bench/limits.sh, bench/seccomp.sh and bench/network.sh, when they ran."""
     out = []
     if os.path.isdir(os.path.join(res, "limits")):
-        out += ["`mult run -- /bin/true` without and with `--memory 64M --pids-limit 100 --cpus 1` "
-                "(`bench/limits.sh`):", "",
-                timing_md(res, "limits", ("plain", "limited"), ("plain",)), ""]
+        out += ["`mult run -- /bin/true` without limits, with `--memory 64M --pids-limit 100 --cpus 1` "
+                "(v1 hierarchies here) and with `--hugetlb 2MB:4M` (cgroup v2 alone) (`bench/limits.sh`), "
+                "back to back:", "",
+                timing_md(res, "limits", ("plain", "limited", "unified"), ("plain",)), ""]
+        if os.path.exists(os.path.join(res, "limits", "spaced-plain.json")):
+            out += ["Spaced out (`--prepare 'sleep 0.05'`: no warm cgroup lock from the start before):", "",
+                    timing_md(res, "limits", ("spaced-plain", "spaced-limited", "spaced-unified"),
+                              ("spaced-plain",)), ""]
     if os.path.isdir(os.path.join(res, "seccomp")):
         out += ["The default seccomp profile against `--seccomp unconfined` at start, in short blocks with "
                 "the order swapped from block to block (`bench/seccomp.sh`):", "",
