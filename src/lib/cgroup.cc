@@ -260,6 +260,9 @@ void enable_controllers(const std::string& dir, const std::vector<std::string>& 
   int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return;  // a plain directory (tests)
+    // Above a rootless user's delegated cgroup: what it allows is the
+    // owner's choice (check_delegated made sure of what the limits need).
+    if (errno == EACCES || errno == EPERM) return;
     throw sys_error("open " + file);
   }
   auto put = [fd](const std::string& s) {
@@ -858,7 +861,8 @@ void Cgroup::remove() {
           return s.size() > p.size() && s.compare(0, p.size(), p) == 0 && s[p.size()] == '/';
         }))
       continue;  // a leaf below it is still there
-    if (::rmdir(p.c_str()) == 0 || errno == ENOENT || errno == EBUSY || errno == ENOTEMPTY) {
+    // EACCES: a rootless user's delegated cgroup, whose parent is not theirs.
+    if (::rmdir(p.c_str()) == 0 || errno == ENOENT || errno == EBUSY || errno == ENOTEMPTY || errno == EACCES) {
       disown(p);  // gone, or in use by others: not ours to remove any more
     } else if (failure.empty()) {
       failure = "cgroup \"" + path_ + "\": remove " + p + ": " + std::strerror(errno);

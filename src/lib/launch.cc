@@ -17,7 +17,7 @@
 #include <cstring>
 #include <utility>
 
-#include "cgroup_devices.hh"
+#include "cgroup_instance.hh"
 #include "error.hh"
 #include "hooks.hh"
 #include "mounts.hh"
@@ -371,19 +371,8 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (!S_ISDIR(st.st_mode)) throw Error("rootfs \"" + rootfs + "\": not a directory");
 
   Instance inst;
-  const Resources none;
-  const Resources& asked = spec.linux.resources ? *spec.linux.resources : none;
-  if (!req.cgroup_path.empty()) {
-    Resources limits = asked;
-    // Every instance has a device allow list: what its /dev holds, and what
-    // its spec adds. (Only root may load the BPF program; a user namespace
-    // keeps a rootless instance from making device nodes anyway.)
-    if (::geteuid() == 0) limits.devices = instance_device_rules(spec);
-    inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path, Cgroup::controllers_for(limits));
-    inst.cgroup_.apply(limits);  // in force from the instance's first instruction
-  } else if (!asked.empty()) {
-    throw Error("limits need a cgroup, and this rootless instance has none (no delegated cgroup)");
-  }
+  // Limits and the device list, in force from the instance's first instruction.
+  inst.cgroup_ = instance_cgroup(CgroupLayout::host(), spec, req.cgroup_path);
   // Compiled here, in mult, once: the instance only installs it.
   std::optional<SeccompProgram> seccomp;
   if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);

@@ -6,6 +6,7 @@
 // checks every hierarchy as well).
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -410,6 +411,117 @@ TEST_F(OciDevices, SpecDevicesAndRulesOpenMore) {
   r = oci({"run", "--bundle", b, unique("dev")});
   EXPECT_EQ(r.status, 0) << r.describe();
   EXPECT_TRUE(contains(r.out, "made ok")) << r.describe();
+}
+
+// ---- rootless limits through a delegated cgroup -----------------------------------
+
+// A cgroup2 subtree of the test's own, delegated to nobody as systemd's
+// Delegate=yes would: T (root's, hugetlb enabled for its children), T/user
+// (nobody's: directory, cgroup.procs, cgroup.subtree_control, cgroup.threads)
+// with the user's processes in the leaf T/user/shell, and T/other, a leaf
+// that is not delegated. Removed, with anything below, when destroyed.
+class DelegatedTree {
+ public:
+  explicit DelegatedTree(const std::string& top) : top_(top) {}
+  ~DelegatedTree() { remove(); }
+
+  // "" or why it could not be made.
+  std::string make(uid_t uid) {
+    if (::mkdir(top_.c_str(), 0755) != 0) return "mkdir " + top_ + ": " + std::strerror(errno);
+    made_ = true;
+    write_text(top_ + "/cgroup.subtree_control", "+hugetlb");
+    if (!contains(read_text(top_ + "/cgroup.subtree_control"), "hugetlb")) return "cannot enable hugetlb in " + top_;
+    for (const char* d : {"/user", "/user/shell", "/other"})
+      if (::mkdir((top_ + d).c_str(), 0755) != 0) return "mkdir " + top_ + d + ": " + std::strerror(errno);
+    for (const char* d : {"/user", "/user/shell"})
+      for (const char* f : {"", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"})
+        if (::chown((top_ + d + f).c_str(), uid, uid) != 0) return "chown " + top_ + d + f + ": " + std::strerror(errno);
+    return "";
+  }
+  const std::string& top() const { return top_; }
+
+  void remove() {
+    if (!made_) return;
+    // Deepest first; a cgroup whose last task is still dying is busy a moment.
+    CmdResult dirs = run_command({"/usr/bin/find", top_, "-depth", "-type", "d"});
+    for (const auto& d : split_lines(dirs.out))
+      wait_until([&] { return ::rmdir(d.c_str()) == 0 || errno == ENOENT; }, 5);
+    made_ = false;
+  }
+
+ private:
+  std::string top_;
+  bool made_ = false;
+};
+
+// Single-quoted for sh -c.
+std::string sh_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+TEST_F(IntegrationLimits, RootlessLimitsThroughADelegatedCgroup) {
+  if (!path_exists("/usr/bin/setpriv")) GTEST_SKIP() << "no setpriv";
+  const std::string unified = kCgroupRoot + "/unified";
+  if (!contains(read_text(unified + "/cgroup.subtree_control"), "hugetlb"))
+    GTEST_SKIP() << "hugetlb is not enabled below the cgroup2 root on this host";
+  const uid_t nobody = 65534;
+  DelegatedTree tree(unified + "/deleg-test-" + std::to_string(::getpid()));
+  std::string why = tree.make(nobody);
+  ASSERT_EQ(why, "");
+  const std::string user = tree.top() + "/user";
+
+  ASSERT_EQ(::chmod(root().c_str(), 0711), 0);
+  std::string base = root() + "/rootless", home = base + "/home", state = base + "/state";
+  for (const auto& d : {base, home, state}) {
+    ASSERT_EQ(::mkdir(d.c_str(), 0755), 0) << d;
+    ASSERT_EQ(::chown(d.c_str(), nobody, nobody), 0) << d;
+  }
+  // mult as nobody, started from the cgroup `from`.
+  auto as_nobody = [&](const std::string& from, const Argv& args) {
+    std::string cmd = "echo $$ > " + from + "/cgroup.procs && exec /usr/bin/setpriv --reuid=65534 --regid=65534 "
+                      "--clear-groups /usr/bin/env HOME=" + home + " " + MULT_BIN + " --root " + state;
+    for (const auto& a : args) cmd += " " + sh_quote(a);
+    return run_command({"/bin/sh", "-c", cmd}, 60);
+  };
+  const std::string leaf = user + "/shell";
+
+  // Limits below the delegated cgroup T/user: the instance's is T/user/mult/NAME.
+  std::string n = unique("deleg");
+  CmdResult r = as_nobody(leaf, {"run", "-d", "--name", n, "--hugetlb", "2MB:4M", "--", "sleep", "1000"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(trim(read_text(user + "/mult/" + n + "/hugetlb.2MB.max")), std::to_string(4 << 20));
+  EXPECT_FALSE(trim(read_text(user + "/mult/" + n + "/cgroup.procs")).empty()) << "the instance is in it";
+  r = as_nobody(leaf, {"rm", "-f", n});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_FALSE(path_exists(user + "/mult")) << "rm leaves nothing below the delegated cgroup";
+  EXPECT_TRUE(path_exists(user)) << "and keeps the delegated cgroup itself";
+
+  // What is missing, named in one line; nothing made.
+  auto refused = [&](const std::string& from, const Argv& limit, const std::string& says) {
+    std::string m = unique("deleg");
+    Argv args = {"run", "--name", m};
+    args.insert(args.end(), limit.begin(), limit.end());
+    args.insert(args.end(), {"--", "true"});
+    CmdResult f = as_nobody(from, args);
+    EXPECT_NE(f.status, 0) << f.describe();
+    EXPECT_TRUE(one_line(f.err)) << f.describe();
+    EXPECT_TRUE(contains(f.err, says)) << "should say: " << says << "\n" << f.describe();
+    EXPECT_FALSE(path_exists(user + "/mult")) << f.describe();
+  };
+  // A controller this host has in cgroup v1 only.
+  refused(leaf, {"--memory", "64M"}, "memory: the host has this controller in cgroup v1 only");
+  // Started from a cgroup that is not the user's.
+  refused(tree.top() + "/other", {"--hugetlb", "2MB:4M"},
+          "cgroup2 " + tree.top().substr(unified.size()) + "/other is not delegated to uid 65534");
+  // A process of its own in the delegated cgroup: hugetlb cannot be enabled below it.
+  write_text(user + "/cgroup.subtree_control", "-hugetlb");
+  refused(user, {"--hugetlb", "2MB:4M"}, "has processes of its own");
+  // hugetlb not delegated at all.
+  write_text(tree.top() + "/cgroup.subtree_control", "-hugetlb");
+  refused(leaf, {"--hugetlb", "2MB:4M"}, "cgroup.controllers lacks hugetlb");
+  EXPECT_EQ(cgroup_dirs_of(n), std::vector<std::string>{});
 }
 
 }  // namespace
