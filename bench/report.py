@@ -210,6 +210,13 @@ def features_md(res):
             out += ["Spaced out (`--prepare 'sleep 0.05'`: no warm cgroup lock from the start before):", "",
                     timing_md(res, "limits", ("spaced-plain", "spaced-limited", "spaced-unified"),
                               ("spaced-plain",)), ""]
+        p, _ = load(res, "limits", "paired")
+        for row, q in sorted(((p or {}).get("paired_diff_ms") or {}).items()):
+            if q:
+                q = sorted(q)
+                out.append(f"- {row} minus plain within a block: median {statistics.median(q):+.2f} ms "
+                           f"(range {q[0]:+.2f} .. {q[-1]:+.2f}, {len(q)} blocks)")
+        out.append("")
     if os.path.isdir(os.path.join(res, "seccomp")):
         out += ["The default seccomp profile against `--seccomp unconfined` at start, in short blocks with "
                 "the order swapped from block to block (`bench/seccomp.sh`):", "",
