@@ -132,7 +132,9 @@ Fd load_program(const std::vector<bpf_insn>& insns) {
     log.resize(std::strlen(log.c_str()));
     if (std::string_view l = last_line(log); !l.empty()) detail = " (verifier: " + std::string(l) + ")";
   }
-  throw Error("devices: load the device program: " + std::string(std::strerror(err)) + detail);
+  std::string what = "devices: load the device program: " + std::string(std::strerror(err)) + detail;
+  if (err == EPERM) throw DeviceProgramRefused(what);
+  throw Error(what);
 }
 
 // The device programs attached to `cg` now (at most 64: mult attaches one).
@@ -317,7 +319,11 @@ void attach_device_program(const std::string& dir, const std::vector<DeviceRule>
     a.attach_bpf_fd = static_cast<uint32_t>(prog.get());
     a.attach_type = BPF_CGROUP_DEVICE;
     a.attach_flags = BPF_F_ALLOW_MULTI;
-    if (bpf(BPF_PROG_ATTACH, a) != 0) throw sys_error("devices: attach the device program to " + dir);
+    if (bpf(BPF_PROG_ATTACH, a) != 0) {
+      std::string what = "devices: attach the device program to " + dir + ": " + std::strerror(errno);
+      if (errno == EPERM) throw DeviceProgramRefused(what);
+      throw Error(what);
+    }
   }
   for (uint32_t id : before) detach_program(cg.get(), id, dir);
 }

@@ -10,9 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "error.hh"
 #include "spec.hh"
 
 namespace mult {
+
+// The kernel refused this process a BPF device program (EPERM): root of a
+// user namespace other than the host's, or without CAP_BPF.
+class DeviceProgramRefused : public Error {
+ public:
+  using Error::Error;
+};
 
 // What every instance's /dev holds: null, zero, full, random, urandom, tty,
 // ptmx and the pts/* terminals, each read, write and mknod.
@@ -48,7 +56,9 @@ void write_v1_device_rules(const std::string& dir, const std::vector<DeviceRule>
 // Loads the program of `rules` and attaches it to the cgroup v2 directory
 // `dir`; the device programs attached there before go once it is in (no
 // moment without one). Rules that allow everything detach them and attach
-// none. The program lives as long as the cgroup: rmdir frees it.
+// none. The program lives as long as the cgroup: rmdir frees it. Throws
+// DeviceProgramRefused where the kernel does not let this process load or
+// attach one, Error for anything else.
 void attach_device_program(const std::string& dir, const std::vector<DeviceRule>& rules);
 
 }  // namespace mult

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 
@@ -57,6 +58,15 @@ bool has(const std::vector<std::string>& v, std::string_view s) {
 }
 
 }  // namespace
+
+bool in_user_namespace(const std::string& uid_map) {
+  std::string text;
+  if (try_read_file(uid_map, text) != 0) return false;
+  // The host's: "0 0 4294967295", every ID onto itself.
+  unsigned long long inside = 1, outside = 1, count = 0;
+  if (std::sscanf(text.c_str(), "%llu %llu %llu", &inside, &outside, &count) != 3) return true;
+  return !(inside == 0 && outside == 0 && count == 4294967295ULL && text.find('\n') + 1 == text.size());
+}
 
 Delegation find_delegation(const CgroupLayout& layout, const std::string& proc_cgroup) {
   Delegation d;
@@ -156,7 +166,20 @@ Cgroup instance_cgroup(const CgroupLayout& layout, const Spec& spec, const std::
     check_delegated(layout, d, controllers);
   }
   Cgroup cg = Cgroup::create(layout, path, controllers);
+  Resources devices;
+  devices.devices = std::move(limits.devices);
+  limits.devices.clear();
   cg.apply(limits);
+  if (!devices.devices.empty()) {
+    try {
+      cg.apply(devices);
+    } catch (const DeviceProgramRefused&) {
+      // mult as root of a container's user namespace may not load BPF
+      // programs: as runc there, no device list (that namespace's root
+      // cannot make device nodes either). Anywhere else it is an error.
+      if (!in_user_namespace()) throw;
+    }
+  }
   return cg;
 }
 

@@ -31,6 +31,10 @@ Delegation find_delegation(const CgroupLayout& layout, const std::string& proc_c
 // and where.
 void check_delegated(const CgroupLayout& layout, const Delegation& d, const std::vector<std::string>& controllers);
 
+// Whether this process is in a user namespace other than the host's (its
+// `uid_map` maps anything but every ID onto itself).
+bool in_user_namespace(const std::string& uid_map = "/proc/self/uid_map");
+
 // Where a rootless instance's cgroup goes: `path` (relative: "mult/NAME")
 // below the delegated cgroup; "" without one. An absolute `path` is kept.
 std::string rootless_cgroup_path(const CgroupLayout& layout, const std::string& path);
@@ -39,7 +43,8 @@ std::string rootless_cgroup_path(const CgroupLayout& layout, const std::string& 
 // applies its limits and device list (instance_device_rules), before the
 // instance's first instruction. Rootless: only the limits the delegation
 // allows (check_delegated), no device list (only root may load its program;
-// the user namespace keeps the instance from making device nodes). An
+// the user namespace keeps the instance from making device nodes); the same
+// for root of a user namespace whom the kernel refuses the program. An
 // empty `path` (rootless without a delegation) gives no cgroup, and an
 // Error naming what is missing if the spec has limits.
 Cgroup instance_cgroup(const CgroupLayout& layout, const Spec& spec, const std::string& path);

@@ -116,5 +116,18 @@ TEST_F(DelegationTest, CheckNamesWhatIsMissing) {
   EXPECT_EQ(error_of([&] { check_delegated(layout_, d, {"hugetlb", "pids"}); }), "");
 }
 
+TEST_F(DelegationTest, UserNamespaceFromTheUidMap) {
+  const std::string map = tmp_ + "/uid_map";
+  spit(map, "         0          0 4294967295\n");
+  EXPECT_FALSE(in_user_namespace(map)) << "the host's";
+  spit(map, "         0     100000      65536\n");
+  EXPECT_TRUE(in_user_namespace(map));
+  spit(map, "         0          0 4294967294\n");
+  EXPECT_TRUE(in_user_namespace(map));
+  spit(map, "         0          0 4294967295\n      1000       1000          1\n");
+  EXPECT_TRUE(in_user_namespace(map));
+  EXPECT_FALSE(in_user_namespace(tmp_ + "/none")) << "unreadable: the host's, as before user namespaces";
+}
+
 }  // namespace
 }  // namespace mult
