@@ -147,8 +147,9 @@ measure() {
   # of the runs that succeeded and says how many failed.
   _i=
   [ "${ALLOW_FAIL:-0}" = 1 ] && _i=-i
+  # PREPARE: a command hyperfine runs before each run (not timed).
   if ! $_wrap timeout "${HYPERFINE_TIMEOUT:-900}" hyperfine -N $_i --warmup "$WARMUP" --runs "$RUNS" \
-      --export-json "$RES/$_sec/$_name.json" -n "$_name" "$*" </dev/null >"$WORK/hf.out" 2>&1; then
+      ${PREPARE:+--prepare "$PREPARE"} --export-json "$RES/$_sec/$_name.json" -n "$_name" "$*" </dev/null >"$WORK/hf.out" 2>&1; then
     rm -f "$RES/$_sec/$_name.json"
     { printf 'failed under hyperfine: '; tail -n 3 "$WORK/hf.out" | tr '\n' ' '; } >"$RES/$_sec/$_name.err"
     echo "  $_sec/$_name: n/a ($(cat "$RES/$_sec/$_name.err"))" >&2

@@ -202,9 +202,21 @@ def features_md(res):
     """bench/limits.sh, bench/seccomp.sh and bench/network.sh, when they ran."""
     out = []
     if os.path.isdir(os.path.join(res, "limits")):
-        out += ["`mult run -- /bin/true` without and with `--memory 64M --pids-limit 100 --cpus 1` "
-                "(`bench/limits.sh`):", "",
-                timing_md(res, "limits", ("plain", "limited"), ("plain",)), ""]
+        out += ["`mult run -- /bin/true` without limits, with `--memory 64M --pids-limit 100 --cpus 1` "
+                "(v1 hierarchies here) and with `--hugetlb 2MB:4M` (cgroup v2 alone) (`bench/limits.sh`), "
+                "back to back:", "",
+                timing_md(res, "limits", ("plain", "limited", "unified"), ("plain",)), ""]
+        if os.path.exists(os.path.join(res, "limits", "spaced-plain.json")):
+            out += ["Spaced out (`--prepare 'sleep 0.05'`: no warm cgroup lock from the start before):", "",
+                    timing_md(res, "limits", ("spaced-plain", "spaced-limited", "spaced-unified"),
+                              ("spaced-plain",)), ""]
+        p, _ = load(res, "limits", "paired")
+        for row, q in sorted(((p or {}).get("paired_diff_ms") or {}).items()):
+            if q:
+                q = sorted(q)
+                out.append(f"- {row} minus plain within a block: median {statistics.median(q):+.2f} ms "
+                           f"(range {q[0]:+.2f} .. {q[-1]:+.2f}, {len(q)} blocks)")
+        out.append("")
     if os.path.isdir(os.path.join(res, "seccomp")):
         out += ["The default seccomp profile against `--seccomp unconfined` at start, both in one hyperfine "
                 "run, repeated in short rounds with the order swapped (`bench/seccomp.sh`):", "",

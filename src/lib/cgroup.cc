@@ -260,6 +260,9 @@ void enable_controllers(const std::string& dir, const std::vector<std::string>& 
   int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return;  // a plain directory (tests)
+    // Above a rootless user's delegated cgroup: what it allows is the
+    // owner's choice (check_delegated made sure of what the limits need).
+    if (errno == EACCES || errno == EPERM) return;
     throw sys_error("open " + file);
   }
   auto put = [fd](const std::string& s) {
@@ -476,8 +479,9 @@ Cgroup Cgroup::create(const CgroupLayout& layout, const std::string& path,
 
 bool CgroupLayout::joins(const CgroupHierarchy& h, const std::vector<std::string>& controllers) const {
   if (h.v2) return true;
+  const bool v2_devices = unified() != nullptr;  // a BPF program there instead (Cgroup::apply)
   for (const auto& c : h.controllers)
-    if (has(controllers, c)) return true;
+    if (has(controllers, c) && !(c == "devices" && v2_devices)) return true;
   if (unified()) return false;
   // A pure v1 host tracks and stops instances through the freezer.
   if (v1_for("freezer")) return has(h.controllers, "freezer");
@@ -556,6 +560,40 @@ void Cgroup::add_process(pid_t pid, bool skip_unified) const {
       throw Error("cgroup \"" + path_ + "\": add process " + text + " to " + file + ": " +
                   std::strerror(err));
   }
+}
+
+void Cgroup::add_process_unified(pid_t pid) const {
+  const std::string text = std::to_string(pid);
+  for (const auto& dir : dirs_) {
+    const CgroupHierarchy* h = hierarchy_of(layout_, dir);
+    if (!h || !h->v2) continue;
+    std::string file = dir + "/cgroup.procs";
+    if (int err = write_file(file, text))
+      throw Error("cgroup \"" + path_ + "\": add process " + text + " to " + file + ": " + std::strerror(err));
+  }
+}
+
+CgroupEntry::CgroupEntry(const Cgroup& cg) : path_(cg.path()) {
+  const CgroupLayout* layout = cg.layout_;
+  for (const auto& dir : cg.dirs()) {
+    const CgroupHierarchy* h = hierarchy_of(layout, dir);
+    if (h && h->v2) continue;
+    std::string file = dir + "/tasks";
+    int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) throw sys_error("cgroup \"" + path_ + "\": open " + file);
+    tasks_.emplace_back(Fd(fd), dir);
+  }
+}
+
+void CgroupEntry::enter() {
+  for (const auto& [fd, dir] : tasks_) {
+    ssize_t n;
+    do {
+      n = ::write(fd.get(), "0", 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) throw sys_error("cgroup \"" + path_ + "\": enter " + dir, n < 0 ? errno : EIO);
+  }
+  tasks_.clear();
 }
 
 std::vector<pid_t> Cgroup::pids() const {
@@ -823,7 +861,8 @@ void Cgroup::remove() {
           return s.size() > p.size() && s.compare(0, p.size(), p) == 0 && s[p.size()] == '/';
         }))
       continue;  // a leaf below it is still there
-    if (::rmdir(p.c_str()) == 0 || errno == ENOENT || errno == EBUSY || errno == ENOTEMPTY) {
+    // EACCES: a rootless user's delegated cgroup, whose parent is not theirs.
+    if (::rmdir(p.c_str()) == 0 || errno == ENOENT || errno == EBUSY || errno == ENOTEMPTY || errno == EACCES) {
       disown(p);  // gone, or in use by others: not ours to remove any more
     } else if (failure.empty()) {
       failure = "cgroup \"" + path_ + "\": remove " + p + ": " + std::strerror(errno);

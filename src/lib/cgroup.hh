@@ -39,8 +39,9 @@ struct CgroupLayout {
   // Whether an instance that needs `controllers` joins hierarchy `h`: the
   // unified one always (clone3 puts it there for free), a v1 one only for a
   // controller it needs, since each v1 join costs an RCU grace period
-  // (cgroup_threadgroup_rwsem) on the start path. A pure v1 host adds the
-  // freezer, to track and stop the instance.
+  // (cgroup_threadgroup_rwsem) on the start path. "devices" never joins v1
+  // where there is a unified hierarchy (a BPF program there enforces the
+  // list). A pure v1 host adds the freezer, to track and stop the instance.
   bool joins(const CgroupHierarchy& h, const std::vector<std::string>& controllers) const;
 };
 
@@ -79,6 +80,9 @@ class Cgroup {
   int unified_fd() const { return unified_fd_.get(); }
   // Puts `pid` into every hierarchy (skip_unified: it was cloned into it).
   void add_process(pid_t pid, bool skip_unified = false) const;
+  // Puts `pid` into the unified hierarchy alone (it entered the v1 ones by
+  // itself: CgroupEntry).
+  void add_process_unified(pid_t pid) const;
   // Pids in the instance's cgroup.
   std::vector<pid_t> pids() const;
   // Makes this cgroup a member of every hierarchy an instance needing
@@ -122,9 +126,10 @@ class Cgroup {
   // ---- limits and statistics (cgroup_limits.cc) ----
   // Writes every limit `r` sets, each in the hierarchy of its controller (its
   // v1 one, else the unified one), converting to cgroup v2 files there as the
-  // runtime-spec says. Devices: the v1 devices controller when the host has
-  // one, else a BPF_CGROUP_DEVICE program on the unified directory (it
-  // replaces one an earlier apply() attached). Throws Error naming the OCI
+  // runtime-spec says. Devices (on top of a default deny): a
+  // BPF_CGROUP_DEVICE program on the unified directory where the cgroup has
+  // one, also on a hybrid host (it replaces one an earlier apply()
+  // attached), else the v1 devices controller. Throws Error naming the OCI
   // field ("memory.limit: ...") for a limit that cannot be set, including one
   // whose controller the host or this cgroup lacks. memory.kernel and
   // memory.kernelTCP (deprecated) are ignored.
@@ -138,6 +143,7 @@ class Cgroup {
   static std::vector<std::string> controllers_for(const Resources& r);
 
  private:
+  friend class CgroupEntry;
   // cgroup_limits.cc: this cgroup's directory where `controller` (v1 name) is
   // driven; *v2 tells whether it is the unified one. nullptr when it is in none.
   const std::string* limit_dir(std::string_view controller, bool* v2) const;
@@ -155,6 +161,31 @@ class Cgroup {
   std::vector<std::string> owned_;  // made by us, removed in reverse order
   bool adopted_ = false;            // remove() also tries the path's empty parents
   Fd unified_fd_;
+};
+
+// The v1 hierarchies of a new instance's cgroup, opened in mult before the
+// clone so that the instance moves itself in (enter()) before it runs
+// anything; it is cloned straight into the unified one. A thread that moves
+// itself, writing "0" to a v1 `tasks` file, is moved without the global
+// write lock a cgroup.procs write takes (cgroup_threadgroup_rwsem), whose
+// percpu_down_write waits for an RCU grace period (~10 ms on this kind of
+// host) unless it was taken just before: the kernel knows that the current
+// thread cannot exit or exec under it. The files were opened by mult, so
+// the kernel checks mult's credentials, also from inside a user namespace.
+class CgroupEntry {
+ public:
+  CgroupEntry() = default;
+  explicit CgroupEntry(const Cgroup& cg);
+  // In the new process, while it has one thread: moves it into every
+  // hierarchy opened, and closes the files. Throws Error naming the cgroup
+  // and directory.
+  void enter();
+  // Closes the files (mult, once the instance has its copies).
+  void close() { tasks_.clear(); }
+
+ private:
+  std::string path_;
+  std::vector<std::pair<Fd, std::string>> tasks_;  // a `tasks` file, its directory
 };
 
 // Default cgroup path of an instance: "mult/NAME".

@@ -4,9 +4,7 @@
 // read back from wherever each controller lives, and the size, CPU and device
 // values of the command line.
 #include <fcntl.h>
-#include <linux/bpf.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -15,11 +13,11 @@
 #include <cerrno>
 #include <climits>
 #include <cmath>
-#include <cstddef>
 #include <cstring>
 #include <map>
 
 #include "cgroup.hh"
+#include "cgroup_devices.hh"
 #include "error.hh"
 #include "store.hh"
 
@@ -416,193 +414,6 @@ void hugetlb(const Place& p, const Resources& r) {
   }
 }
 
-// ---- devices ----------------------------------------------------------------
-
-// "c 1:3 rwm" lines for the v1 devices controller; `all` is the whole "a".
-std::vector<std::string> v1_device_lines(const DeviceRule& d) {
-  auto part = [](const std::optional<int64_t>& n) { return n && *n >= 0 ? num(*n) : std::string("*"); };
-  std::string numbers = part(d.major) + ":" + part(d.minor);
-  if (d.type == "a") {
-    bool everything = numbers == "*:*" && d.access.find('r') != std::string::npos &&
-                      d.access.find('w') != std::string::npos && d.access.find('m') != std::string::npos;
-    if (everything) return {"a"};
-    // "a" in the v1 files means everything: spell out both types.
-    return {"c " + numbers + " " + d.access, "b " + numbers + " " + d.access};
-  }
-  return {d.type + " " + numbers + " " + d.access};
-}
-
-void devices_v1(const Place& p, const std::vector<DeviceRule>& rules) {
-  // Deny everything, then the rules in order: each one overrides those
-  // before it, as the kernel's own list does.
-  p.put("devices", "devices.deny", "a");
-  for (size_t i = 0; i < rules.size(); ++i) {
-    std::string field = "devices[" + num(uint64_t{i}) + "]";
-    for (const auto& line : v1_device_lines(rules[i]))
-      p.put(field, rules[i].allow ? "devices.allow" : "devices.deny", line, quote(line));
-  }
-}
-
-// -- v2: a BPF_PROG_TYPE_CGROUP_DEVICE program --
-
-struct Program {
-  std::vector<bpf_insn> insns;
-  void emit(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
-    bpf_insn i{};
-    i.code = code;
-    i.dst_reg = dst & 0xf;
-    i.src_reg = src & 0xf;
-    i.off = off;
-    i.imm = imm;
-    insns.push_back(i);
-  }
-};
-
-uint32_t access_mask(const std::string& access) {
-  uint32_t m = 0;
-  for (char c : access) {
-    if (c == 'r') m |= BPF_DEVCG_ACC_READ;
-    if (c == 'w') m |= BPF_DEVCG_ACC_WRITE;
-    if (c == 'm') m |= BPF_DEVCG_ACC_MKNOD;
-  }
-  return m;
-}
-
-// The rules in order, the last one that matches deciding; nothing matching
-// is denied. The program tests them from the last one back:
-//   w2 = type, w3 = access, w4 = major, w5 = minor
-//   per rule: on any mismatch jump to the next rule; else return allow.
-std::vector<bpf_insn> device_program(const std::vector<DeviceRule>& rules) {
-  constexpr uint8_t R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R5 = 5;
-  constexpr uint32_t kAll = BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD;
-  Program p;
-  p.emit(BPF_LDX | BPF_MEM | BPF_W, R2, R1, offsetof(bpf_cgroup_dev_ctx, access_type), 0);
-  p.emit(BPF_LDX | BPF_MEM | BPF_W, R4, R1, offsetof(bpf_cgroup_dev_ctx, major), 0);
-  p.emit(BPF_LDX | BPF_MEM | BPF_W, R5, R1, offsetof(bpf_cgroup_dev_ctx, minor), 0);
-  p.emit(BPF_ALU | BPF_MOV | BPF_X, R3, R2, 0, 0);       // w3 = access_type
-  p.emit(BPF_ALU | BPF_RSH | BPF_K, R3, 0, 0, 16);       // w3 >>= 16: access
-  p.emit(BPF_ALU | BPF_AND | BPF_K, R2, 0, 0, 0xffff);   // w2 &= 0xffff: type
-  bool decided = false;  // a rule that matches everything ends the program
-  for (auto it = rules.rbegin(); it != rules.rend() && !decided; ++it) {
-    const DeviceRule& d = *it;
-    std::vector<size_t> to_next;
-    auto jump_unless = [&](uint8_t op, uint8_t reg, int32_t imm) {
-      to_next.push_back(p.insns.size());
-      p.emit(BPF_JMP32 | op | BPF_K, reg, 0, 0, imm);
-    };
-    if (d.type == "c") jump_unless(BPF_JNE, R2, BPF_DEVCG_DEV_CHAR);
-    if (d.type == "b") jump_unless(BPF_JNE, R2, BPF_DEVCG_DEV_BLOCK);
-    uint32_t mask = access_mask(d.access);
-    if (mask != kAll) {
-      p.emit(BPF_ALU | BPF_MOV | BPF_X, R1, R3, 0, 0);
-      if (d.allow) {
-        // Allows only when every access asked for is in the rule.
-        p.emit(BPF_ALU | BPF_AND | BPF_K, R1, 0, 0, static_cast<int32_t>(kAll & ~mask));
-        jump_unless(BPF_JNE, R1, 0);
-      } else {
-        // Denies when any access asked for is in the rule.
-        p.emit(BPF_ALU | BPF_AND | BPF_K, R1, 0, 0, static_cast<int32_t>(mask));
-        jump_unless(BPF_JEQ, R1, 0);
-      }
-    }
-    if (d.major && *d.major >= 0) jump_unless(BPF_JNE, R4, static_cast<int32_t>(static_cast<uint32_t>(*d.major)));
-    if (d.minor && *d.minor >= 0) jump_unless(BPF_JNE, R5, static_cast<int32_t>(static_cast<uint32_t>(*d.minor)));
-    p.emit(BPF_ALU | BPF_MOV | BPF_K, R0, 0, 0, d.allow ? 1 : 0);
-    p.emit(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-    for (size_t j : to_next) p.insns[j].off = static_cast<int16_t>(p.insns.size() - (j + 1));
-    decided = to_next.empty();
-  }
-  if (!decided) {
-    p.emit(BPF_ALU | BPF_MOV | BPF_K, R0, 0, 0, 0);
-    p.emit(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-  }
-  return std::move(p.insns);
-}
-
-long bpf(int cmd, bpf_attr& attr) { return ::syscall(__NR_bpf, cmd, &attr, sizeof attr); }
-
-uint64_t ptr(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
-
-Fd load_device_program(const std::vector<bpf_insn>& insns) {
-  static const char kLicense[] = "GPL";
-  bpf_attr a;
-  std::memset(&a, 0, sizeof a);
-  a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-  a.insns = ptr(insns.data());
-  a.insn_cnt = static_cast<uint32_t>(insns.size());
-  a.license = ptr(kLicense);
-  long fd = bpf(BPF_PROG_LOAD, a);
-  if (fd >= 0) return Fd(static_cast<int>(fd));
-  int err = errno;
-  std::string detail;
-  if (err == EINVAL || err == EACCES) {
-    // Again with the verifier's log, for its last word.
-    std::string log(65536, '\0');
-    a.log_level = 1;
-    a.log_buf = ptr(log.data());
-    a.log_size = static_cast<uint32_t>(log.size());
-    long again = bpf(BPF_PROG_LOAD, a);
-    if (again >= 0) return Fd(static_cast<int>(again));
-    log.resize(std::strlen(log.c_str()));
-    std::string_view t = trim(log);
-    size_t nl = t.rfind('\n');
-    if (!t.empty()) detail = " (verifier: " + std::string(nl == std::string_view::npos ? t : t.substr(nl + 1)) + ")";
-  }
-  throw Error("devices: load the device program: " + std::string(std::strerror(err)) + detail);
-}
-
-void devices_v2(const std::string& dir, const std::vector<DeviceRule>& rules) {
-  for (size_t i = 0; i < rules.size(); ++i) {
-    for (const auto& n : {rules[i].major, rules[i].minor})
-      if (n && *n > static_cast<int64_t>(UINT32_MAX))
-        throw Error("devices[" + num(uint64_t{i}) + "]: device number " + num(*n) + " is too large");
-  }
-  Fd prog = load_device_program(device_program(rules));
-  Fd cg(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!cg) throw sys_error("devices: open " + dir);
-
-  // The programs an earlier apply() attached here go once the new one is in,
-  // so that there is no moment without one.
-  uint32_t ids[64] = {};
-  uint32_t count = 0;
-  {
-    bpf_attr q;
-    std::memset(&q, 0, sizeof q);
-    q.query.target_fd = static_cast<uint32_t>(cg.get());
-    q.query.attach_type = BPF_CGROUP_DEVICE;
-    q.query.prog_ids = ptr(ids);
-    q.query.prog_cnt = 64;
-    if (bpf(BPF_PROG_QUERY, q) == 0) count = std::min<uint32_t>(q.query.prog_cnt, 64);
-  }
-
-  bpf_attr a;
-  std::memset(&a, 0, sizeof a);
-  a.target_fd = static_cast<uint32_t>(cg.get());
-  a.attach_bpf_fd = static_cast<uint32_t>(prog.get());
-  a.attach_type = BPF_CGROUP_DEVICE;
-  a.attach_flags = BPF_F_ALLOW_MULTI;
-  if (bpf(BPF_PROG_ATTACH, a) != 0) throw sys_error("devices: attach the device program to " + dir);
-
-  for (uint32_t i = 0; i < count; ++i) {
-    bpf_attr g;
-    std::memset(&g, 0, sizeof g);
-    g.prog_id = ids[i];
-    long fd = bpf(BPF_PROG_GET_FD_BY_ID, g);
-    if (fd < 0) {
-      if (errno == ENOENT) continue;  // gone already
-      throw sys_error("devices: find the previous device program");
-    }
-    Fd old(static_cast<int>(fd));
-    bpf_attr d;
-    std::memset(&d, 0, sizeof d);
-    d.target_fd = static_cast<uint32_t>(cg.get());
-    d.attach_bpf_fd = static_cast<uint32_t>(old.get());
-    d.attach_type = BPF_CGROUP_DEVICE;
-    if (bpf(BPF_PROG_DETACH, d) != 0 && errno != ENOENT)
-      throw sys_error("devices: detach the previous device program from " + dir);
-  }
-}
-
 // ---- unified ----------------------------------------------------------------
 
 void unified_files(const std::string& dir, const std::map<std::string, std::string>& files) {
@@ -771,16 +582,15 @@ void Cgroup::apply(const Resources& r) const {
     hugetlb(place("hugetlb", "hugepageLimits[" + quote(r.hugepage_limits.begin()->first) + "]"), r);
 
   if (!r.devices.empty()) {
-    // The v1 controller where the host has one (also on a hybrid host), else
-    // a BPF program on the unified directory.
+    // A BPF program on the unified directory wherever there is one: the
+    // kernel runs it before the v1 controller's list, and the instance is
+    // cloned into that directory for free where a v1 join costs an RCU
+    // grace period. Only a pure v1 host uses the v1 devices controller.
     bool v2 = false;
-    const std::string* dir = limit_dir("devices", &v2);
-    if (dir && !v2) {
-      devices_v1(Place{*dir, false}, r.devices);
-    } else if (layout_ && layout_->v1_for("devices")) {
-      no_controller(layout_, "devices", "devices");
-    } else if (const std::string* u = unified_leaf()) {
-      devices_v2(*u, r.devices);
+    if (const std::string* u = unified_leaf()) {
+      attach_device_program(*u, r.devices);
+    } else if (const std::string* dir = limit_dir("devices", &v2); dir && !v2) {
+      write_v1_device_rules(*dir, r.devices);
     } else {
       no_controller(layout_, "devices", "devices");
     }

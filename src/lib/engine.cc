@@ -17,6 +17,7 @@
 #include <set>
 
 #include "cgroup.hh"
+#include "cgroup_instance.hh"
 #include "error.hh"
 #include "launch.hh"
 #include "net_attach.hh"
@@ -84,9 +85,10 @@ int stop_timeout_of(const Spec& spec) {
 }
 
 std::string cgroup_path_of(const Spec& spec, const std::string& name) {
-  // Rootless without a delegated cgroup: the instance gets none.
-  if (::geteuid() != 0 && ::access("/sys/fs/cgroup/cgroup.procs", W_OK) != 0) return "";
-  return spec.linux.cgroups_path.empty() ? default_cgroup_path(name) : spec.linux.cgroups_path;
+  std::string path = spec.linux.cgroups_path.empty() ? default_cgroup_path(name) : spec.linux.cgroups_path;
+  // Rootless: below the user's delegated cgroup; without one, none.
+  if (::geteuid() != 0) return rootless_cgroup_path(CgroupLayout::host(), path);
+  return path;
 }
 
 // Checks what parse_spec cannot: things on this host.

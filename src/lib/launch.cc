@@ -17,6 +17,7 @@
 #include <cstring>
 #include <utility>
 
+#include "cgroup_instance.hh"
 #include "error.hh"
 #include "hooks.hh"
 #include "mounts.hh"
@@ -208,7 +209,8 @@ void attach_console(int console_socket) {
 // The instance's side, from its first instruction to its init: the order in
 // which an instance is made.
 [[noreturn]] void build_instance(const Spec& spec, const LaunchRequest& req, int sock,
-                                 int init_fd, std::optional<SeccompProgram> seccomp) {
+                                 int init_fd, std::optional<SeccompProgram> seccomp,
+                                 CgroupEntry& cgroup_entry) {
   Gates gates;
   gates.sock = sock;
   gates.seccomp = std::move(seccomp);
@@ -221,11 +223,12 @@ void attach_console(int console_socket) {
   const bool maps_pending = makes_namespace(spec, "user");
   if (!maps_pending) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   try {
+    cgroup_entry.enter();                            // v1 cgroups, while single-threaded
     if (::dup2(req.stdin_fd, 0) < 0 || ::dup2(req.stdout_fd, 1) < 0 || ::dup2(req.stderr_fd, 2) < 0)
       throw sys_error("stdio");
     ::setsid();
     char go = 0;
-    Fd root_tree = receive_message(sock, go);        // cgroups joined, IDs mapped
+    Fd root_tree = receive_message(sock, go);        // IDs mapped
     if (maps_pending) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (go != kGo) ::_exit(kExitRunFailed);          // mult gave up
     if (makes_namespace(spec, "user")) become_namespace_root();
@@ -368,14 +371,8 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (!S_ISDIR(st.st_mode)) throw Error("rootfs \"" + rootfs + "\": not a directory");
 
   Instance inst;
-  const Resources none;
-  const Resources& limits = spec.linux.resources ? *spec.linux.resources : none;
-  if (!req.cgroup_path.empty()) {
-    inst.cgroup_ = Cgroup::create(CgroupLayout::host(), req.cgroup_path, Cgroup::controllers_for(limits));
-    inst.cgroup_.apply(limits);  // in force from the instance's first instruction
-  } else if (!limits.empty()) {
-    throw Error("limits need a cgroup, and this rootless instance has none (no delegated cgroup)");
-  }
+  // Limits and the device list, in force from the instance's first instruction.
+  inst.cgroup_ = instance_cgroup(CgroupLayout::host(), spec, req.cgroup_path);
   // Compiled here, in mult, once: the instance only installs it.
   std::optional<SeccompProgram> seccomp;
   if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);
@@ -385,6 +382,11 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0)
     throw sys_error("socketpair");
   Fd ours(socks[0]), theirs(socks[1]);
+
+  // The instance enters its v1 hierarchies by itself (see CgroupEntry):
+  // a move by mult would wait for an RCU grace period.
+  CgroupEntry cgroup_entry;
+  if (!req.cgroup_path.empty()) cgroup_entry = CgroupEntry(inst.cgroup_);
 
   uint64_t flags = clone_flags(spec);
   int pidfd = -1;
@@ -397,13 +399,14 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (pid < 0) throw sys_error("clone instance");
   if (pid == 0) {
     ours.reset();
-    build_instance(spec, req, theirs.get(), init_bin.get(), std::move(seccomp));
+    build_instance(spec, req, theirs.get(), init_bin.get(), std::move(seccomp), cgroup_entry);
   }
   inst.pid_ = pid;
   inst.pidfd_.reset(pidfd);
   theirs.reset();
+  cgroup_entry.close();
 
-  inst.cgroup_.add_process(pid, /*skip_unified=*/cgfd >= 0);
+  if (cgfd < 0) inst.cgroup_.add_process_unified(pid);
   if (req.on_cloned) req.on_cloned(pid);
   Fd root_tree;
   if (flags & CLONE_NEWUSER) {

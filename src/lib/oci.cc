@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "cgroup_instance.hh"
 #include "enter.hh"
 #include "error.hh"
 #include "hooks.hh"
@@ -389,14 +390,14 @@ static Made make_container(const std::string& dir, const std::string& seccomp_ca
   spec.root.path = st.rootfs;
   check_host_support(spec);
   st.annotations = spec.annotations;
-  // Rootless without a delegated cgroup (runc --rootless alike): no cgroup,
-  // so no limits; and no device rules, moot in a user namespace, whose root
-  // cannot make device nodes.
-  const bool no_cgroup = ::geteuid() != 0 && ::access("/sys/fs/cgroup/cgroup.procs", W_OK) != 0;
-  if (no_cgroup && spec.linux.resources) spec.linux.resources->devices.clear();
-  st.cgroup_path = no_cgroup ? ""
-                   : spec.linux.cgroups_path.empty() ? "mult-oci/" + o.id
-                                                     : spec.linux.cgroups_path;
+  // Rootless: below the user's delegated cgroup; without one (runc
+  // --rootless alike) no cgroup, so no limits. No device rules rootless,
+  // moot in a user namespace, whose root cannot make device nodes.
+  st.cgroup_path = spec.linux.cgroups_path.empty() ? "mult-oci/" + o.id : spec.linux.cgroups_path;
+  if (::geteuid() != 0) {
+    st.cgroup_path = rootless_cgroup_path(CgroupLayout::host(), st.cgroup_path);
+    if (spec.linux.resources) spec.linux.resources->devices.clear();
+  }
 
   write_file_atomic(dir + "/config.json", config_text, 0600, Durability::kVolatile);
   std::string fifo = dir + "/" + kFifo;
@@ -733,10 +734,14 @@ void Runtime::update(const std::string& id, const Resources& r) {
   if (st.status == "stopped") throw Error("cannot update container " + quote(id) + ": it has stopped");
   // A limit on a controller whose v1 hierarchy the container did not join
   // (launch joins only those its config limits) moves it in there first.
+  // The device list stays as created (runc's update leaves it too): these
+  // rules alone would replace the defaults the container's /dev needs.
+  Resources limits = r;
+  limits.devices.clear();
   Cgroup cg = cgroup_for(st, "update");
-  cg.join(Cgroup::controllers_for(r));
+  cg.join(Cgroup::controllers_for(limits));
   cg.keep();
-  cg.apply(r);
+  cg.apply(limits);
 }
 
 CgroupStats Runtime::stats(const std::string& id) const {

@@ -382,6 +382,9 @@ Json build_spec(const Store& store, const std::string& name, const InstanceOptio
   if (::geteuid() != 0) add_rootless_user_namespace(spec, o);
   else if (o.userns) add_user_namespace(spec, *o.userns);
   if (!o.limits.empty()) spec["linux"]["resources"] = resources_json(o.limits);
+  // Every device too, as docker's --privileged (rootless: no cgroup to say so).
+  if (o.privileged && ::geteuid() == 0)
+    spec["linux"]["resources"]["devices"] = Json::array({{{"allow", true}, {"access", "rwm"}}});
   if (o.seccomp == "unconfined" || o.privileged) {
     // no filter
   } else if (!o.seccomp.empty()) {

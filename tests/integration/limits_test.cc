@@ -4,13 +4,19 @@
 // stats. Every instance lives in mult/NAME of each hierarchy it joins;
 // nothing may stay there after rm or a failed start (MultTest::TearDown
 // checks every hierarchy as well).
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 #include "harness.hh"
+#include "oci_harness.hh"
 
 namespace mult_it {
 namespace {
@@ -283,6 +289,239 @@ TEST_F(IntegrationLimits, NoCgroupRemainsAfterRm) {
     EXPECT_TRUE(std::count(dirs.begin(), dirs.end(), kCgroupRoot + "/" + h + "/mult/" + n)) << h;
   EXPECT_EQ(read_number(cg("pids", n, "pids.max")), 100);
   remove(n);
+}
+
+// ---- devices ------------------------------------------------------------------
+
+long bpf(int cmd, bpf_attr& a) { return ::syscall(__NR_bpf, cmd, &a, sizeof a); }
+
+// The ids of the device programs attached to a cgroup2 directory.
+std::vector<uint32_t> device_programs(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return {};
+  uint32_t ids[8] = {};
+  bpf_attr q;
+  std::memset(&q, 0, sizeof q);
+  q.query.target_fd = static_cast<uint32_t>(fd);
+  q.query.attach_type = BPF_CGROUP_DEVICE;
+  q.query.prog_ids = reinterpret_cast<uintptr_t>(ids);
+  q.query.prog_cnt = 8;
+  long rc = bpf(BPF_PROG_QUERY, q);
+  ::close(fd);
+  if (rc != 0) return {};
+  return std::vector<uint32_t>(ids, ids + std::min<uint32_t>(q.query.prog_cnt, 8));
+}
+
+bool program_exists(uint32_t id) {
+  bpf_attr g;
+  std::memset(&g, 0, sizeof g);
+  g.prog_id = id;
+  long fd = bpf(BPF_PROG_GET_FD_BY_ID, g);
+  if (fd >= 0) ::close(static_cast<int>(fd));
+  return fd >= 0;
+}
+
+// A shell line that prints "NAME ok" or "NAME EPERM"/"NAME failed" for a
+// command that opens or makes a device node.
+// (`err`: a writable file for its message.)
+std::string probe(const std::string& name, const std::string& cmd, const std::string& err = "/tmp/e") {
+  // A subshell: a failed redirection of a special builtin (:) ends it alone.
+  return "if (" + cmd + ") 2>" + err + "; then echo " + name + " ok; elif grep -q 'not permitted' " + err +
+         "; then echo " + name + " EPERM; else echo " + name + " failed; cat " + err + "; fi; ";
+}
+
+// The default list: the instance's /dev works, a device outside the list
+// (the host's /dev/kmsg bound in, 1:11) cannot be opened, nor can one be
+// made, even by root with CAP_MKNOD on a mount that allows device nodes.
+TEST_F(IntegrationLimits, DefaultDeviceListAllowsOnlyWhatDevHolds) {
+  if (!path_exists("/dev/kmsg")) GTEST_SKIP() << "no /dev/kmsg on this host";
+  make_image();
+  std::string n = unique("dev");
+  std::string script = probe("null", "echo x >/dev/null") + probe("urandom", "head -c 1 /dev/urandom >/dev/null") +
+                       probe("kmsg", ": >/dev/kmsg") + probe("mknod-kmsg", "mknod /tmp/kmsg c 1 11") +
+                       probe("mknod-disk", "mknod /tmp/disk b 7 0") + probe("mknod-zero", "mknod /tmp/zero c 1 5");
+  CmdResult r = mult({"run", "-d", "--name", n, "--bind", "/dev/kmsg:/dev/kmsg", "--", "sh", "-c",
+                      script + "exec sleep 1000"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  // Only the unified cgroup (free to join): no v1 devices directory.
+  EXPECT_FALSE(path_exists(cg("devices", n, ""))) << "a v1 devices join costs a grace period";
+  std::vector<uint32_t> ids = device_programs(cg("unified", n, ""));
+  ASSERT_EQ(ids.size(), 1u) << "one device program on the instance's cgroup2 directory";
+  remove(n);
+  // The kernel frees a removed cgroup's programs from a work queue.
+  EXPECT_TRUE(wait_until([&] { return !program_exists(ids[0]); }, 5))
+      << "device program " << ids[0] << " outlived the instance";
+
+  // The same script in the foreground, for its output.
+  r = mult({"run", "--name", unique("dev"), "--bind", "/dev/kmsg:/dev/kmsg", "--", "sh", "-c", script});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  for (const char* line : {"null ok", "urandom ok", "kmsg EPERM", "mknod-kmsg EPERM", "mknod-disk EPERM",
+                           "mknod-zero ok"})
+    EXPECT_TRUE(contains(r.out, line)) << line << "\n" << r.describe();
+}
+
+// --privileged: every device, no program at all.
+TEST_F(IntegrationLimits, PrivilegedOpensEveryDevice) {
+  if (!path_exists("/dev/kmsg")) GTEST_SKIP() << "no /dev/kmsg on this host";
+  make_image();
+  CmdResult r = mult({"run", "--name", unique("priv"), "--privileged", "--bind", "/dev/kmsg:/dev/kmsg", "--", "sh",
+                      "-c", probe("kmsg", ": >/dev/kmsg") + probe("mknod-kmsg", "mknod /tmp/kmsg c 1 11")});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "kmsg ok")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "mknod-kmsg ok")) << r.describe();
+}
+
+using OciDevices = OciTest;
+
+// The OCI face: linux.devices and linux.resources.devices open more, on
+// top of the default list; engines' lone "deny all" keeps /dev working.
+TEST_F(OciDevices, SpecDevicesAndRulesOpenMore) {
+  if (!path_exists("/dev/kmsg")) GTEST_SKIP() << "no /dev/kmsg on this host";
+  const std::string script = probe("null", "echo x >/dev/null", "/out/e") + probe("kmsg", ": >/dev/kmsg", "/out/e") +
+                             probe("made", ": >/dev/made-kmsg", "/out/e");
+  auto bind_kmsg = [](Json& c) {
+    c["mounts"].push_back({{"destination", "/dev/kmsg"}, {"type", "bind"}, {"source", "/dev/kmsg"},
+                           {"options", {"rbind"}}});
+  };
+  // Nothing asked: kmsg is out; the deny all an engine sends changes nothing.
+  for (bool deny_all : {false, true}) {
+    std::string b = make_bundle(deny_all ? "deny" : "plain", {"sh", "-c", script}, [&](Json& c) {
+      bind_kmsg(c);
+      if (deny_all) c["linux"]["resources"]["devices"] = Json::array({{{"allow", false}, {"access", "rwm"}}});
+    });
+    CmdResult r = oci({"run", "--bundle", b, unique("dev")});
+    EXPECT_EQ(r.status, 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, "null ok")) << r.describe();
+    EXPECT_TRUE(contains(r.out, "kmsg EPERM")) << r.describe();
+  }
+  // A rule allowing writes to 1:11 opens the bound node.
+  std::string b = make_bundle("rule", {"sh", "-c", script}, [&](Json& c) {
+    bind_kmsg(c);
+    c["linux"]["resources"]["devices"] = Json::array(
+        {{{"allow", false}, {"access", "rwm"}}, {{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", 11}, {"access", "w"}}});
+  });
+  CmdResult r = oci({"run", "--bundle", b, unique("dev")});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "kmsg ok")) << r.describe();
+  // A linux.devices entry is made (mknod) and opens without any rule.
+  b = make_bundle("device", {"sh", "-c", script}, [&](Json& c) {
+    c["linux"]["devices"] = Json::array(
+        {{{"path", "/dev/made-kmsg"}, {"type", "c"}, {"major", 1}, {"minor", 11}, {"fileMode", 0600}}});
+  });
+  r = oci({"run", "--bundle", b, unique("dev")});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "made ok")) << r.describe();
+}
+
+// ---- rootless limits through a delegated cgroup -----------------------------------
+
+// A cgroup2 subtree of the test's own, delegated to nobody as systemd's
+// Delegate=yes would: T (root's, hugetlb enabled for its children), T/user
+// (nobody's: directory, cgroup.procs, cgroup.subtree_control, cgroup.threads)
+// with the user's processes in the leaf T/user/shell, and T/other, a leaf
+// that is not delegated. Removed, with anything below, when destroyed.
+class DelegatedTree {
+ public:
+  explicit DelegatedTree(const std::string& top) : top_(top) {}
+  ~DelegatedTree() { remove(); }
+
+  // "" or why it could not be made.
+  std::string make(uid_t uid) {
+    if (::mkdir(top_.c_str(), 0755) != 0) return "mkdir " + top_ + ": " + std::strerror(errno);
+    made_ = true;
+    write_text(top_ + "/cgroup.subtree_control", "+hugetlb");
+    if (!contains(read_text(top_ + "/cgroup.subtree_control"), "hugetlb")) return "cannot enable hugetlb in " + top_;
+    for (const char* d : {"/user", "/user/shell", "/other"})
+      if (::mkdir((top_ + d).c_str(), 0755) != 0) return "mkdir " + top_ + d + ": " + std::strerror(errno);
+    for (const char* d : {"/user", "/user/shell"})
+      for (const char* f : {"", "/cgroup.procs", "/cgroup.subtree_control", "/cgroup.threads"})
+        if (::chown((top_ + d + f).c_str(), uid, uid) != 0) return "chown " + top_ + d + f + ": " + std::strerror(errno);
+    return "";
+  }
+  const std::string& top() const { return top_; }
+
+  void remove() {
+    if (!made_) return;
+    // Deepest first; a cgroup whose last task is still dying is busy a moment.
+    CmdResult dirs = run_command({"/usr/bin/find", top_, "-depth", "-type", "d"});
+    for (const auto& d : split_lines(dirs.out))
+      wait_until([&] { return ::rmdir(d.c_str()) == 0 || errno == ENOENT; }, 5);
+    made_ = false;
+  }
+
+ private:
+  std::string top_;
+  bool made_ = false;
+};
+
+// Single-quoted for sh -c.
+std::string sh_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+TEST_F(IntegrationLimits, RootlessLimitsThroughADelegatedCgroup) {
+  if (!path_exists("/usr/bin/setpriv")) GTEST_SKIP() << "no setpriv";
+  const std::string unified = kCgroupRoot + "/unified";
+  if (!contains(read_text(unified + "/cgroup.subtree_control"), "hugetlb"))
+    GTEST_SKIP() << "hugetlb is not enabled below the cgroup2 root on this host";
+  const uid_t nobody = 65534;
+  DelegatedTree tree(unified + "/deleg-test-" + std::to_string(::getpid()));
+  std::string why = tree.make(nobody);
+  ASSERT_EQ(why, "");
+  const std::string user = tree.top() + "/user";
+
+  ASSERT_EQ(::chmod(root().c_str(), 0711), 0);
+  std::string base = root() + "/rootless", home = base + "/home", state = base + "/state";
+  for (const auto& d : {base, home, state}) {
+    ASSERT_EQ(::mkdir(d.c_str(), 0755), 0) << d;
+    ASSERT_EQ(::chown(d.c_str(), nobody, nobody), 0) << d;
+  }
+  // mult as nobody, started from the cgroup `from`.
+  auto as_nobody = [&](const std::string& from, const Argv& args) {
+    std::string cmd = "echo $$ > " + from + "/cgroup.procs && exec /usr/bin/setpriv --reuid=65534 --regid=65534 "
+                      "--clear-groups /usr/bin/env HOME=" + home + " " + MULT_BIN + " --root " + state;
+    for (const auto& a : args) cmd += " " + sh_quote(a);
+    return run_command({"/bin/sh", "-c", cmd}, 60);
+  };
+  const std::string leaf = user + "/shell";
+
+  // Limits below the delegated cgroup T/user: the instance's is T/user/mult/NAME.
+  std::string n = unique("deleg");
+  CmdResult r = as_nobody(leaf, {"run", "-d", "--name", n, "--hugetlb", "2MB:4M", "--", "sleep", "1000"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(trim(read_text(user + "/mult/" + n + "/hugetlb.2MB.max")), std::to_string(4 << 20));
+  EXPECT_FALSE(trim(read_text(user + "/mult/" + n + "/cgroup.procs")).empty()) << "the instance is in it";
+  r = as_nobody(leaf, {"rm", "-f", n});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_FALSE(path_exists(user + "/mult")) << "rm leaves nothing below the delegated cgroup";
+  EXPECT_TRUE(path_exists(user)) << "and keeps the delegated cgroup itself";
+
+  // What is missing, named in one line; nothing made.
+  auto refused = [&](const std::string& from, const Argv& limit, const std::string& says) {
+    std::string m = unique("deleg");
+    Argv args = {"run", "--name", m};
+    args.insert(args.end(), limit.begin(), limit.end());
+    args.insert(args.end(), {"--", "true"});
+    CmdResult f = as_nobody(from, args);
+    EXPECT_NE(f.status, 0) << f.describe();
+    EXPECT_TRUE(one_line(f.err)) << f.describe();
+    EXPECT_TRUE(contains(f.err, says)) << "should say: " << says << "\n" << f.describe();
+    EXPECT_FALSE(path_exists(user + "/mult")) << f.describe();
+  };
+  // A controller this host has in cgroup v1 only.
+  refused(leaf, {"--memory", "64M"}, "memory: the host has this controller in cgroup v1 only");
+  // Started from a cgroup that is not the user's.
+  refused(tree.top() + "/other", {"--hugetlb", "2MB:4M"},
+          "cgroup2 " + tree.top().substr(unified.size()) + "/other is not delegated to uid 65534");
+  // A process of its own in the delegated cgroup: hugetlb cannot be enabled below it.
+  write_text(user + "/cgroup.subtree_control", "-hugetlb");
+  refused(user, {"--hugetlb", "2MB:4M"}, "has processes of its own");
+  // hugetlb not delegated at all.
+  write_text(tree.top() + "/cgroup.subtree_control", "-hugetlb");
+  refused(leaf, {"--hugetlb", "2MB:4M"}, "cgroup.controllers lacks hugetlb");
+  EXPECT_EQ(cgroup_dirs_of(n), std::vector<std::string>{});
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/sched.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -690,6 +691,56 @@ TEST_F(CgroupHostTest, CloneIntoCgroup) {
   int status = wait_child(static_cast<pid_t>(pid));
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
   cg.remove();
+  expect_all_gone(layout_);
+}
+
+// What launch() does: cloned into the unified cgroup, the child enters the
+// v1 hierarchies itself through the files mult opened, here from inside a
+// new user namespace, as an instance with --userns would.
+TEST_F(CgroupHostTest, NewProcessEntersItsV1HierarchiesItself) {
+  Cgroup cg = Cgroup::create(layout_, path_);
+  CgroupEntry entry(cg);
+  int report[2];
+  ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    char ok = 'y';
+    try {
+      if (::unshare(CLONE_NEWUSER) != 0) ok = 'u';
+      entry.enter();
+    } catch (const Error&) {
+      ok = 'n';
+    }
+    if (::write(report[1], &ok, 1) != 1) ::_exit(1);
+    for (;;) ::pause();
+  }
+  children_.push_back(pid);
+  entry.close();
+  ::close(report[1]);
+  char got = 0;
+  ASSERT_EQ(::read(report[0], &got, 1), 1);
+  ::close(report[0]);
+  EXPECT_EQ(got, 'y') << "u: unshare failed, n: enter() threw";
+  if (!layout_.unified()) cg.add_process(pid);  // a pure v1 host: nothing left out
+  else cg.add_process_unified(pid);
+  for (const auto& h : layout_.hierarchies)
+    EXPECT_EQ(path_in(pid, h), "/" + path_) << h.mount_point;
+  cg.kill_all();
+  wait_child(pid);
+  cg.remove();
+
+  // A cgroup gone before the process enters: an Error naming it.
+  Cgroup gone = Cgroup::create(layout_, path_);
+  CgroupEntry late(gone);
+  gone.remove();
+  std::string e;
+  try {
+    late.enter();
+  } catch (const Error& err) {
+    e = err.what();
+  }
+  if (layout_.v1_for("freezer") || layout_.v1_for("memory"))
+    EXPECT_TRUE(e.starts_with("cgroup \"" + path_ + "\": enter ")) << e;
   expect_all_gone(layout_);
 }
 
