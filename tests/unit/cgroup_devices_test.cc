@@ -15,6 +15,7 @@
 #include "cgroup.hh"
 #include "cgroup_devices.hh"
 #include "error.hh"
+#include "../common/bpf_programs.hh"
 
 namespace mult {
 namespace {
@@ -212,33 +213,9 @@ TEST(DeviceRules, V1Lines) {
 
 // ---- the host -----------------------------------------------------------------
 
-long bpf(int cmd, bpf_attr& a) { return ::syscall(__NR_bpf, cmd, &a, sizeof a); }
-
-// The ids of the device programs attached to the cgroup2 directory `dir`.
-std::vector<uint32_t> programs_of(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return {};
-  uint32_t ids[8] = {};
-  bpf_attr q;
-  std::memset(&q, 0, sizeof q);
-  q.query.target_fd = static_cast<uint32_t>(fd);
-  q.query.attach_type = BPF_CGROUP_DEVICE;
-  q.query.prog_ids = reinterpret_cast<uintptr_t>(ids);
-  q.query.prog_cnt = 8;
-  long rc = bpf(BPF_PROG_QUERY, q);
-  ::close(fd);
-  if (rc != 0) return {};
-  return std::vector<uint32_t>(ids, ids + std::min<uint32_t>(q.query.prog_cnt, 8));
-}
-
-bool program_exists(uint32_t id) {
-  bpf_attr g;
-  std::memset(&g, 0, sizeof g);
-  g.prog_id = id;
-  long fd = bpf(BPF_PROG_GET_FD_BY_ID, g);
-  if (fd >= 0) ::close(static_cast<int>(fd));
-  return fd >= 0;
-}
+using mult::test::bpf;
+using mult::test::program_exists;
+using mult::test::device_programs;
 
 // Whether program `id` is gone, allowing the kernel's deferred release a
 // few seconds (no timing is asserted: only that it goes).
@@ -312,7 +289,7 @@ TEST_F(DeviceProgramHostTest, DefaultListIsEnforcedAndGoesWithTheCgroup) {
     ASSERT_NE(at, std::string::npos) << log;
     EXPECT_LE(std::stoul(log.substr(at + 10)), insns.size()) << log.c_str();
   }
-  std::vector<uint32_t> ids = programs_of(dir_);
+  std::vector<uint32_t> ids = device_programs(dir_);
   ASSERT_EQ(ids.size(), 1u);
   EXPECT_EQ(open_inside("/dev/null", O_RDWR), 0);
   EXPECT_EQ(open_inside("/dev/urandom", O_RDONLY), 0);
@@ -322,7 +299,7 @@ TEST_F(DeviceProgramHostTest, DefaultListIsEnforcedAndGoesWithTheCgroup) {
   Spec s;
   s.linux.devices.push_back(device("/dev/kmsg", 'c', 1, 11));
   attach_device_program(dir_, instance_device_rules(s));
-  std::vector<uint32_t> now = programs_of(dir_);
+  std::vector<uint32_t> now = device_programs(dir_);
   ASSERT_EQ(now.size(), 1u);
   EXPECT_NE(now[0], ids[0]);
   EXPECT_TRUE(freed(ids[0])) << "the replaced program is freed";
@@ -330,13 +307,13 @@ TEST_F(DeviceProgramHostTest, DefaultListIsEnforcedAndGoesWithTheCgroup) {
 
   // Rules that allow everything: no program at all.
   attach_device_program(dir_, {rule(true, "a", std::nullopt, std::nullopt, "rwm")});
-  EXPECT_TRUE(programs_of(dir_).empty());
+  EXPECT_TRUE(device_programs(dir_).empty());
   EXPECT_EQ(open_inside("/dev/kmsg", O_WRONLY), 0);
 
   // The program lives as long as the directory: rmdir frees it (the
   // kernel releases a cgroup's programs from a work queue, soon after).
   attach_device_program(dir_, default_device_rules());
-  ids = programs_of(dir_);
+  ids = device_programs(dir_);
   ASSERT_EQ(ids.size(), 1u);
   ASSERT_EQ(::rmdir(dir_.c_str()), 0) << std::strerror(errno);
   dir_.clear();

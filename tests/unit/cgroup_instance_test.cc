@@ -18,15 +18,7 @@ namespace {
 
 using test::spit;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 class DelegationTest : public ::testing::Test {
  protected:
@@ -95,7 +87,7 @@ TEST_F(DelegationTest, CheckNamesWhatIsMissing) {
   d.path = "/a/b";
   d.dir = unified_ + "/a/b";
   cgroup("/a/b", "pids\n", "", "");
-  EXPECT_EQ(error_of([&] { check_delegated(layout_, d, {"pids"}); }), "");
+  EXPECT_EQ(error_of([&] { check_delegated(layout_, d, {"pids"}); }), "(no error)");
   EXPECT_EQ(error_of([&] { check_delegated(layout_, d, {"memory"}); }),
             "rootless limits: memory: the host has this controller in cgroup v1 only (" + tmp_ +
                 "/sys/fs/cgroup/memory), which is not delegated to uid " + std::to_string(::geteuid()) +
@@ -113,7 +105,7 @@ TEST_F(DelegationTest, CheckNamesWhatIsMissing) {
                 "without (move them into a child cgroup)");
   // Enabled already: fine, processes or not.
   cgroup("/a/b", "pids hugetlb\n", "hugetlb pids\n", "4242\n");
-  EXPECT_EQ(error_of([&] { check_delegated(layout_, d, {"hugetlb", "pids"}); }), "");
+  EXPECT_EQ(error_of([&] { check_delegated(layout_, d, {"hugetlb", "pids"}); }), "(no error)");
 }
 
 TEST_F(DelegationTest, UserNamespaceFromTheUidMap) {

@@ -33,16 +33,7 @@ void touch(const std::string& dir, std::initializer_list<const char*> files) {
   for (const char* f : files) spit(dir + "/" + f, "");
 }
 
-// The message of the Error `f` throws ("" if none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 constexpr int64_t kMiB = 1 << 20;
 
@@ -239,7 +230,7 @@ TEST_F(CgroupLimitsFakeTest, PureV2Errors) {
   EXPECT_NE(error_of([&] { c.apply(r); }).find("memory.disableOOMKiller: "), std::string::npos);
   r = {};
   r.disable_oom_killer = false;  // the default: nothing to do
-  EXPECT_EQ(error_of([&] { c.apply(r); }), "");
+  EXPECT_EQ(error_of([&] { c.apply(r); }), "(no error)");
   r = {};
   r.cpu_realtime_runtime = 1000;
   EXPECT_NE(error_of([&] { c.apply(r); }).find("cpu.realtimeRuntime: cgroup v2 has no realtime"),
@@ -714,7 +705,7 @@ TEST_F(CgroupLimitsHostTest, ApplyReadBackAndStats) {
       Resources s;
       s.memory_limit = mib * kMiB;
       s.memory_swap = 2 * mib * kMiB;
-      ASSERT_EQ(error_of([&] { c.apply(s); }), "") << mib;
+      ASSERT_EQ(error_of([&] { c.apply(s); }), "(no error)") << mib;
       EXPECT_EQ(slurp(file("memory", "memory.limit_in_bytes", "memory.max")), std::to_string(mib * kMiB) + "\n");
       EXPECT_EQ(slurp(file("memory", "memory.memsw.limit_in_bytes", "memory.swap.max")),
                 std::to_string((layout_.v1_for("memory") ? 2 : 1) * mib * kMiB) + "\n");
@@ -898,7 +889,7 @@ TEST_F(CgroupLimitsHostTest, V2DeviceProgram) {
   std::string e = error_of([&] { c.apply(r); });
   if (e.find(std::strerror(EPERM)) != std::string::npos || e.find(std::strerror(ENOSYS)) != std::string::npos)
     GTEST_SKIP() << "bpf() refused here: " << e;
-  ASSERT_EQ(e, "");
+  ASSERT_EQ(e, "(no error)");
   expect_devices_enforced(c);
 
   // Again (an update): the program is replaced, not stacked; /dev/zero now too.

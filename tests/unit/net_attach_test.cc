@@ -245,16 +245,7 @@ class Agent {
   int to_ = -1, from_ = -1;
 };
 
-// Runs `fn`, expecting an Error whose message contains `part`.
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 // ---- the test host ------------------------------------------------------------------
 

@@ -27,15 +27,7 @@ namespace {
 
 using test::slurp;
 
-template <typename F>
-std::string error_of(F&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 // A child in a network namespace of its own, doing nothing until killed.
 class Sleeper {

@@ -1,10 +1,13 @@
-// Small file helpers shared by the unit tests.
+// Small helpers shared by the unit tests: files, and the message of an
+// Error.
 #pragma once
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
+
+#include "error.hh"
 
 namespace mult::test {
 
@@ -21,6 +24,18 @@ inline void spit(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::trunc);
   out << text;
   ASSERT_TRUE(out.good()) << path;
+}
+
+// The message of the mult::Error that `f` throws; "(no error)" if it throws
+// none, so that a comparison with the expected message fails readably.
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 }  // namespace mult::test
