@@ -1,15 +1,70 @@
 // nftables through libnftables, with output and errors buffered.
+//
+// libnftables is loaded with dlopen on first use, not linked: only
+// networking needs it, and a link-time dependency makes the loader map and
+// relocate it and its chain (libnftnl, libxtables, libjansson, libgmp) on
+// every start of mult and mult-oci.
 #include "nft.hh"
 
+#include <dlfcn.h>
 #include <nftables/libnftables.h>
 
-#include <sstream>
+#include <string>
+#include <type_traits>
 
 #include "error.hh"
 
 namespace mult {
 
+// The few functions of libnftables mult calls; the types come from its header.
+struct NftApi {
+  decltype(&::nft_ctx_new) ctx_new;
+  decltype(&::nft_ctx_free) ctx_free;
+  decltype(&::nft_ctx_buffer_output) buffer_output;
+  decltype(&::nft_ctx_buffer_error) buffer_error;
+  decltype(&::nft_ctx_output_set_flags) output_set_flags;
+  decltype(&::nft_run_cmd_from_buffer) run_cmd_from_buffer;
+  decltype(&::nft_ctx_get_output_buffer) get_output_buffer;
+  decltype(&::nft_ctx_get_error_buffer) get_error_buffer;
+};
+
 namespace {
+
+
+// Fills `api` from `soname`; "" or why not. The library stays loaded: its
+// contexts may live until exit, and unloading saves nothing that matters.
+std::string load_nft_api(const char* soname, NftApi& api) {
+  void* lib = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* why = ::dlerror();
+    return std::string("cannot load ") + soname + (why ? std::string(" (") + why + ")" : "");
+  }
+  auto get = [&](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+    return fn != nullptr;
+  };
+  for (auto ok : {get(api.ctx_new, "nft_ctx_new"), get(api.ctx_free, "nft_ctx_free"),
+                  get(api.buffer_output, "nft_ctx_buffer_output"),
+                  get(api.buffer_error, "nft_ctx_buffer_error"),
+                  get(api.output_set_flags, "nft_ctx_output_set_flags"),
+                  get(api.run_cmd_from_buffer, "nft_run_cmd_from_buffer"),
+                  get(api.get_output_buffer, "nft_ctx_get_output_buffer"),
+                  get(api.get_error_buffer, "nft_ctx_get_error_buffer")})
+    if (!ok) {
+      ::dlclose(lib);
+      return std::string(soname) + " lacks the functions mult uses (too old?)";
+    }
+  return "";
+}
+
+// libnftables, loaded once per process; throws Error("nftables is not
+// available: cannot load libnftables.so.1 (...)") when it cannot be.
+const NftApi& nft_api() {
+  static NftApi api;
+  static const std::string failure = load_nft_api(kNftLibrary, api);
+  if (!failure.empty()) throw Error("nftables is not available: " + failure);
+  return api;
+}
 
 // nft's complaint, down to its first line: "Could not process rule: ...".
 std::string first_line(const char* text) {
@@ -23,26 +78,26 @@ std::string first_line(const char* text) {
 
 }  // namespace
 
-Nft::Nft() {
-  ctx_ = nft_ctx_new(NFT_CTX_DEFAULT);
+Nft::Nft() : api_(&nft_api()) {
+  ctx_ = api_->ctx_new(NFT_CTX_DEFAULT);
   if (!ctx_) throw Error("nftables is not available: cannot make a libnftables context");
-  if (nft_ctx_buffer_output(ctx_) != 0 || nft_ctx_buffer_error(ctx_) != 0) {
-    nft_ctx_free(ctx_);
+  if (api_->buffer_output(ctx_) != 0 || api_->buffer_error(ctx_) != 0) {
+    api_->ctx_free(ctx_);
     ctx_ = nullptr;
     throw Error("nftables is not available: cannot buffer libnftables output");
   }
 }
 
 Nft::~Nft() {
-  if (ctx_) nft_ctx_free(ctx_);
+  if (ctx_) api_->ctx_free(ctx_);
 }
 
 bool Nft::try_run(const std::string& commands, std::string& output, std::string& error,
                   bool with_handles) {
-  nft_ctx_output_set_flags(ctx_, with_handles ? NFT_CTX_OUTPUT_HANDLE : 0);
-  int r = nft_run_cmd_from_buffer(ctx_, commands.c_str());
-  const char* out = nft_ctx_get_output_buffer(ctx_);
-  const char* err = nft_ctx_get_error_buffer(ctx_);
+  api_->output_set_flags(ctx_, with_handles ? NFT_CTX_OUTPUT_HANDLE : 0);
+  int r = api_->run_cmd_from_buffer(ctx_, commands.c_str());
+  const char* out = api_->get_output_buffer(ctx_);
+  const char* err = api_->get_error_buffer(ctx_);
   output = out ? out : "";
   error.clear();
   if (r == 0) return true;
@@ -54,6 +109,11 @@ std::string Nft::run(const std::string& commands, bool with_handles) {
   std::string out, err;
   if (!try_run(commands, out, err, with_handles)) throw Error("nft: " + err);
   return out;
+}
+
+std::string nft_load_error(const char* soname) {
+  NftApi api;
+  return load_nft_api(soname, api);
 }
 
 std::vector<NftRule> nft_list_rules(Nft& nft, const std::string& family,
@@ -69,9 +129,12 @@ std::vector<NftRule> nft_list_rules(Nft& nft, const std::string& family,
   // 		type nat hook prerouting priority dstnat; policy accept;
   // 		tcp dport 8080 dnat to 10.77.0.2:80 comment "mult:a publish 8080/tcp" # handle 4
   // 	}
-  std::istringstream in(out);
   std::string line, chain;
-  while (std::getline(in, line)) {
+  for (size_t pos = 0; pos < out.size();) {
+    size_t end = out.find('\n', pos);
+    if (end == std::string::npos) end = out.size();
+    line.assign(out, pos, end - pos);
+    pos = end + 1;
     size_t start = line.find_first_not_of(" \t");
     if (start == std::string::npos) continue;
     line.erase(0, start);

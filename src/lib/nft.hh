@@ -15,10 +15,15 @@ struct nft_ctx;
 
 namespace mult {
 
+// The library Nft loads on first use (dlopen), with its dependencies.
+inline constexpr const char* kNftLibrary = "libnftables.so.1";
+struct NftApi;
+
 class Nft {
  public:
-  // Throws Error("nftables is not available: <reason>") when libnftables
-  // cannot make a context.
+  // Loads libnftables on first use. Throws Error("nftables is not
+  // available: <reason>") when it cannot be loaded (not installed) or cannot
+  // make a context.
   Nft();
   Nft(const Nft&) = delete;
   Nft& operator=(const Nft&) = delete;
@@ -32,8 +37,14 @@ class Nft {
                bool with_handles = false);
 
  private:
+  const NftApi* api_ = nullptr;
   nft_ctx* ctx_ = nullptr;
 };
+
+// Why `soname` cannot serve as libnftables: "cannot load X (dlerror)" or
+// "X lacks the functions mult uses"; "" when it can. (For tests: Nft uses
+// kNftLibrary.)
+std::string nft_load_error(const char* soname);
 
 struct NftRule {
   std::string family;  // "ip", "ip6"
