@@ -1,7 +1,9 @@
 // mult exec: a new process inside a running instance, in all its
 // namespaces and cgroups, under the same restrictions as its command.
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -9,6 +11,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "cgroup.hh"
 #include "engine.hh"
@@ -49,6 +53,68 @@ int namespaces_to_join(pid_t pid) {
   return flags;
 }
 
+// The instance's cgroups, opened before mult enters its mount namespace: the
+// child joins them without mult ever being moved. Moving a process by pid
+// takes the cgroup_threadgroup_rwsem for writing, which waits for an RCU
+// grace period (milliseconds) when no other write went just before; clone3
+// into the v2 directory and a thread writing "0" (itself) to a v1 `tasks`
+// file both skip it.
+struct CgroupEntry {
+  Cgroup cgroup;
+  std::vector<Fd> v1_tasks;  // the `tasks` file of each v1 directory
+  Fd v2_procs;               // cgroup.procs of the v2 one, when clone3 cannot use it
+};
+
+CgroupEntry open_cgroup_entry(const std::string& path) {
+  CgroupEntry e{Cgroup::open(CgroupLayout::host(), path), {}, {}};
+  for (const auto& dir : e.cgroup.v1_dirs()) {
+    std::string file = dir + "/tasks";
+    Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd) throw sys_error("cgroup \"" + path + "\": open " + file);
+    e.v1_tasks.push_back(std::move(fd));
+  }
+  return e;
+}
+
+// A child in the instance's cgroup v2 directory from its first instruction
+// (clone3 CLONE_INTO_CGROUP). Without clone3 (old kernel, or a seccomp
+// filter around mult that refuses it) a plain fork, and `entry.v2_procs`
+// set for the child to move itself. Returns what fork returns.
+pid_t fork_into_cgroup(CgroupEntry& entry, const std::string& what) {
+  int dir = entry.cgroup.unified_fd();
+  if (dir >= 0) {
+    struct clone_args args {};
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = uint64_t(dir);
+    pid_t pid = pid_t(::syscall(SYS_clone3, &args, sizeof args));
+    if (pid >= 0) return pid;
+    if (errno != ENOSYS && errno != E2BIG && errno != EPERM)
+      throw sys_error(what + ": start a process in cgroup \"" + entry.cgroup.path() + "\"");
+    entry.v2_procs.reset(::openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC));
+    if (!entry.v2_procs)
+      throw sys_error("cgroup \"" + entry.cgroup.path() + "\": open cgroup.procs");
+  }
+  return ::fork();
+}
+
+// In the child, first thing: the v1 cgroups (and the v2 one without
+// clone3), then the cgroup namespace, whose root is then the instance's
+// cgroup. (Joined only now: with nsdelegate, a cgroup namespace hides the
+// source cgroup, and the kernel refuses to clone or move a process across
+// what it cannot see.)
+void join_cgroups(CgroupEntry& entry, int pidfd, bool cgroup_ns, const std::string& what) {
+  if (entry.v2_procs && ::write(entry.v2_procs.get(), "0", 1) != 1)
+    throw sys_error("cgroup \"" + entry.cgroup.path() + "\": join");
+  const auto dirs = entry.cgroup.v1_dirs();
+  for (size_t i = 0; i < entry.v1_tasks.size(); ++i)
+    if (::write(entry.v1_tasks[i].get(), "0", 1) != 1)
+      throw sys_error("cgroup \"" + entry.cgroup.path() + "\": join " + dirs[i]);
+  entry.v1_tasks.clear();
+  entry.v2_procs.reset();
+  if (cgroup_ns && ::setns(pidfd, CLONE_NEWCGROUP) != 0) throw sys_error(what + ": join cgroup namespace");
+}
+
 }  // namespace
 
 void override_env(std::vector<std::string>& env, const std::vector<std::string>& extra) {
@@ -72,8 +138,10 @@ Entered enter_instance(pid_t init, const std::string& cgroup_path, const Process
 
   // Nothing inside may reach this process's memory or its host binary.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  Cgroup::open(CgroupLayout::host(), cgroup_path).add_process(::getpid());
+  CgroupEntry cgroup = open_cgroup_entry(cgroup_path);
   int flags = namespaces_to_join(init);
+  const bool cgroup_ns = flags & CLONE_NEWCGROUP;  // the child's to join
+  flags &= ~CLONE_NEWCGROUP;
   if (flags && ::setns(pidfd.get(), flags) != 0) throw sys_error(what + ": join namespaces");
   if (!opts.user.empty()) proc.user = resolve_user(opts.user, "/");
 
@@ -85,13 +153,14 @@ Entered enter_instance(pid_t init, const std::string& cgroup_path, const Process
   if (::pipe2(report, O_CLOEXEC) != 0) throw sys_error("pipe");
   Fd report_r(report[0]), report_w(report[1]);
 
-  pid_t pid = ::fork();
+  pid_t pid = fork_into_cgroup(cgroup, what);
   if (pid < 0) throw sys_error("fork");
   if (pid == 0) {
     report_r.reset();
     int code = kExitRunFailed;
     std::string msg;
     try {
+      join_cgroups(cgroup, pidfd.get(), cgroup_ns, what);
       if (tty) attach_to_pty(slave);
       else ::setpgid(0, 0);
       if (proc.capabilities) limit_bounding_set(*proc.capabilities);
@@ -110,6 +179,8 @@ Entered enter_instance(pid_t init, const std::string& cgroup_path, const Process
     ::_exit(code);
   }
   report_w.reset();
+  cgroup.v1_tasks.clear();
+  cgroup.v2_procs.reset();
   char buf[1024];
   ssize_t n;
   while ((n = ::read(report_r.get(), buf, sizeof buf)) < 0 && errno == EINTR) {

@@ -1,5 +1,12 @@
 // mult exec: into the init's namespaces and cgroups, with its exit status.
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <map>
@@ -33,6 +40,40 @@ bool catches(pid_t pid, int sig) {
     if (line.rfind("SigCgt:", 0) == 0)
       return (std::stoull(trim(line.substr(7)), nullptr, 16) >> (sig - 1)) & 1;
   return false;
+}
+
+// Runs argv with clone3(2) failing with ENOSYS (as an old kernel, or a
+// seccomp profile around mult, has it); its exit status and stdout.
+std::pair<int, std::string> run_without_clone3(const Argv& argv) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) return {-1, ""};
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {static_cast<unsigned short>(std::size(f)), f};
+    if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) ::_exit(90);
+    ::dup2(out[1], 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(91);
+  }
+  ::close(out[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) text.append(buf, size_t(n));
+  ::close(out[0]);
+  int status = 0;
+  if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return {-1, text};
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
 }
 
 class IntegrationExecRunning : public MultTest {
@@ -109,6 +150,58 @@ TEST_F(IntegrationExecRunning, SameCgroupAsTheInit) {
   ASSERT_TRUE(status) << "mult exec did not end after SIGTERM";
   EXPECT_EQ(*status, 128 + SIGTERM);
   EXPECT_FALSE(process_alive(child));
+}
+
+// With limits the instance also has cgroups in v1 hierarchies (on a hybrid
+// host): the exec'd process joins each of them, and mult itself is never
+// moved out of its own cgroups.
+TEST_F(IntegrationExec, WithLimitsJoinsEveryCgroupOfTheInitAndMultStaysPut) {
+  std::string name = unique("exlim");
+  CmdResult r = mult({"run", "-d", "--name", name, "--memory", "64M", "--pids-limit", "100",
+                      "--cpus", "0.5", "--", "sleep", "1000"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  auto entry = listed(name);
+  ASSERT_TRUE(entry);
+  pid_t init = entry->value("pid", 0);
+  ASSERT_GT(init, 0);
+  std::string init_cg = read_text("/proc/" + std::to_string(init) + "/cgroup");
+  EXPECT_TRUE(contains(init_cg, "/mult/" + name)) << init_cg;
+
+  r = mult({"exec", name, "--", "/bin/sh", "-c", "cat /proc/1/cgroup; echo ==; cat /proc/self/cgroup"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  auto sep = r.out.find("==\n");
+  ASSERT_NE(sep, std::string::npos) << r.describe();
+  EXPECT_EQ(r.out.substr(0, sep), r.out.substr(sep + 3)) << "the instance's cgroup namespace";
+
+  std::string ours = read_text("/proc/self/cgroup");
+  HostProcess& exec = spawn({MULT_BIN, "--root", root(), "exec", name, "--", "sleep", "30"});
+  pid_t child = 0;
+  ASSERT_TRUE(wait_until([&] {
+    child = first_child(exec.pid());
+    return child > 0 && contains(read_text("/proc/" + std::to_string(child) + "/cmdline"), "sleep");
+  }, 5)) << "no exec'd process under mult exec " << exec.pid();
+  EXPECT_EQ(read_text("/proc/" + std::to_string(child) + "/cgroup"), init_cg);
+  EXPECT_EQ(read_text("/proc/" + std::to_string(exec.pid()) + "/cgroup"), ours)
+      << "mult exec moved itself";
+  for (const auto& dir : cgroup_dirs_of(name)) {
+    std::string procs = read_text(dir + "/cgroup.procs");
+    EXPECT_TRUE(contains("\n" + procs, "\n" + std::to_string(child) + "\n")) << dir << ":\n" << procs;
+  }
+  exec.signal(SIGTERM);
+  EXPECT_TRUE(exec.wait(10));
+
+  // Without clone3 the child moves itself into every cgroup, the unified
+  // one too.
+  auto [status, out] = run_without_clone3(
+      {MULT_BIN, "--root", root(), "exec", name, "--", "/bin/sh", "-c",
+       "cat /proc/1/cgroup; echo ==; cat /proc/self/cgroup"});
+  EXPECT_EQ(status, 0) << out;
+  sep = out.find("==\n");
+  ASSERT_NE(sep, std::string::npos) << out;
+  EXPECT_FALSE(trim(out.substr(0, sep)).empty()) << out;
+  EXPECT_EQ(out.substr(0, sep), out.substr(sep + 3)) << "without clone3";
+  r = mult({"rm", "-f", name});
+  EXPECT_EQ(r.status, 0) << r.describe();
 }
 
 TEST_F(IntegrationExecRunning, ExitStatusAndMissingCommand) {
