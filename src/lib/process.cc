@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "error.hh"
 #include "fd.hh"
+#include "store.hh"
+#include "text.hh"
 
 namespace mult {
 
@@ -42,13 +42,10 @@ bool all_digits(const std::string& s) {
 // One "name:x:id:..." file, as fields.
 std::vector<std::vector<std::string>> read_colon_file(const std::string& path) {
   std::vector<std::vector<std::string>> rows;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    std::string field;
-    while (std::getline(ss, field, ':')) f.push_back(field);
+  std::string text;
+  if (try_read_file(path, text) != 0) return rows;  // as if empty
+  for (const auto& line : split_fields(text, '\n')) {
+    std::vector<std::string> f = split_fields(line, ':');
     if (f.size() >= 3) rows.push_back(std::move(f));
   }
   return rows;
@@ -146,9 +143,7 @@ void exec_process(const Process& process) {
     return;
   }
   int first_error = ENOENT;
-  std::stringstream dirs(path_var);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
+  for (const auto& dir : split_fields(path_var, ':')) {
     std::string full = (dir.empty() ? "." : dir) + "/" + cmd;
     ::execve(full.c_str(), argv.data(), envp.data());
     if (errno != ENOENT && errno != ENOTDIR) first_error = errno;
@@ -195,9 +190,7 @@ User resolve_user(const std::string& spec, const std::string& root) {
   std::string name = pw ? (*pw)[0] : "";
   for (const auto& row : groups) {
     if (row.size() < 4 || name.empty() || !all_digits(row[2])) continue;
-    std::stringstream members(row[3]);
-    std::string m;
-    while (std::getline(members, m, ','))
+    for (const auto& m : split_fields(row[3], ','))
       if (m == name) u.additional_gids.push_back(gid_t(std::stoul(row[2])));
   }
   return u;

@@ -8,14 +8,13 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <limits>
 #include <set>
-#include <sstream>
 #include <string_view>
 #include <utility>
 
 #include "error.hh"
+#include "store.hh"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -814,14 +813,11 @@ Spec parse_spec(const Json& doc) {
 }
 
 Spec load_spec_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw sys_error(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw sys_error(path);
+  std::string text;
+  if (int err = try_read_file(path, text)) throw sys_error(path, err);
   Json doc;
   try {
-    doc = Json::parse(text.str());
+    doc = Json::parse(text);
   } catch (const Json::parse_error& e) {
     // Drop nlohmann's "[json.exception.parse_error.101] " tag.
     std::string detail = e.what();

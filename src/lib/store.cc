@@ -112,9 +112,13 @@ int try_read_file(const std::string& path, std::string& out) noexcept {
   out.clear();
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return errno;
+  return try_read_fd(fd.get(), out);
+}
+
+int try_read_fd(int fd, std::string& out) noexcept {
   char buf[8192];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno;
     if (n == 0) return 0;

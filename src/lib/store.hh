@@ -50,6 +50,8 @@ std::string read_file(const std::string& path);
 // The whole file into `out`; 0 or the errno, never throws (cgroupfs
 // readers that treat a missing file as "no such controller").
 int try_read_file(const std::string& path, std::string& out) noexcept;
+// The rest of `fd` (up to end of file) appended to `out`; 0 or the errno.
+int try_read_fd(int fd, std::string& out) noexcept;
 // Like read_file, but false instead of ENOENT.
 bool read_file_if_exists(const std::string& path, std::string& out);
 // rm -rf on a directory that mult owns (does not cross mount points).

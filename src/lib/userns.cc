@@ -9,10 +9,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "error.hh"
+#include "store.hh"
+#include "text.hh"
 
 namespace mult {
 
@@ -73,13 +73,12 @@ void run_id_helper(const char* helper, pid_t pid, const std::vector<IdMapping>& 
 
 std::vector<IdMapping> subordinate_ids(const std::string& file, const std::string& user, uid_t id) {
   std::vector<IdMapping> out;
-  std::ifstream in(file);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string name, start, count;
-    if (!std::getline(ss, name, ':') || !std::getline(ss, start, ':') || !std::getline(ss, count))
-      continue;
+  std::string text;
+  if (try_read_file(file, text) != 0) return out;  // as if empty
+  for (const auto& line : split_fields(text, '\n')) {
+    auto f = split_fields(line, ':');  // name:start:count
+    if (f.size() < 3) continue;
+    const std::string &name = f[0], &start = f[1], &count = f[2];
     if (name != user && name != std::to_string(id)) continue;
     try {
       out.push_back({0, uint32_t(std::stoul(start)), uint32_t(std::stoul(count))});

@@ -11,10 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iostream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "cgroup.hh"
@@ -202,9 +199,7 @@ int listen_fds() {
 Json read_json(const std::string& path, const std::string& what) {
   std::string text;
   if (path == "-") {
-    std::stringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
+    if (int err = try_read_fd(0, text)) throw sys_error(what + " from standard input", err);
   } else {
     text = read_file(path);
   }
