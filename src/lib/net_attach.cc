@@ -174,11 +174,15 @@ void delete_instance_rules(const std::string& instance) {
 // Adds the rules of `r` and records their handles in it.
 void add_rules(const Store& store, const std::string& instance, NetRecord& r) {
   const std::string what = !r.publish.empty() ? "--publish" : "--nat";
-  make_dirs(networks_dir(store));
-  Lock lock(networks_dir(store) + "/nft.lock", true);
   std::unique_ptr<Nft> nft;
   try {
-    nft = std::make_unique<Nft>();
+    nft = std::make_unique<Nft>();  // loads libnftables: first, before anything is made
+  } catch (const Error& e) {
+    throw Error(what + ": " + e.what());
+  }
+  make_dirs(networks_dir(store));
+  Lock lock(networks_dir(store) + "/nft.lock", true);
+  try {
     nft_ensure_mult_table(*nft, "ip");
     if (!r.address6.empty()) nft_ensure_mult_table(*nft, "ip6");
   } catch (const Error& e) {

@@ -10,12 +10,14 @@
 // original namespace only at the very end of TearDown, after everything of
 // mult is gone; the test host then disappears with its last reference.
 // Traffic only goes to addresses inside the test host.
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -476,6 +478,40 @@ TEST_F(IntegrationNet, BadInputLeavesNothing) {
   // The holder was not disturbed.
   EXPECT_EQ(address_of(holder), "10.77.0.50");
   EXPECT_EQ(leases(), (Json{{"10.77.0.50", holder}}));
+}
+
+// Without libnftables (hidden by a bind mount in a mount namespace of the
+// command's own) networking without rules still works, and --publish and
+// --nat fail with one line naming the library, leaving nothing behind.
+TEST_F(IntegrationNet, WithoutLibnftablesRulesFailCleanly) {
+  make_image();
+  void* lib = ::dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << ::dlerror();
+  char dir[PATH_MAX] = {};
+  ASSERT_EQ(::dlinfo(lib, RTLD_DI_ORIGIN, dir), 0) << ::dlerror();
+  ::dlclose(lib);
+  const std::string hide = "mount --bind /dev/null " + std::string(dir) + "/libnftables.so.1 && exec " +
+                           MULT_BIN + " --root " + root() + " ";
+  auto without_nft = [&](const std::string& args) {
+    return sh("unshare -m --propagation private sh -c '" + hide + args + "'");
+  };
+
+  CmdResult r = without_nft("run --name " + unique("plain") + " --net bridge -- true");
+  EXPECT_EQ(r.status, 0) << r.describe();
+  auto before = std::make_tuple(test_host_links(), leases().dump(), ruleset(), state_entries(root()),
+                                mult_cgroup_dirs());
+  for (const char* opts : {"-p 8090:80", "--nat", "-d -p 8091:80"}) {
+    std::string name = unique("nonft");
+    r = without_nft("run --name " + name + " --net bridge " + opts + " -- true");
+    EXPECT_NE(r.status, 0) << r.describe();
+    EXPECT_TRUE(one_line(r.err)) << r.describe();
+    EXPECT_TRUE(contains(r.err, "nftables is not available: cannot load libnftables.so.1")) << r.describe();
+    auto after = std::make_tuple(test_host_links(), leases().dump(), ruleset(), state_entries(root()),
+                                 mult_cgroup_dirs());
+    EXPECT_TRUE(after == before) << "left behind by: " << r.describe() << "\nlinks now:\n"
+                                 << sh("ip -o link").out << "\nleases now: " << leases().dump();
+    EXPECT_TRUE(cgroup_dirs_of(name).empty());
+  }
 }
 
 // mult net create / ls / rm, refused while in use.
