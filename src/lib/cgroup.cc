@@ -548,13 +548,6 @@ void Cgroup::adopt() {
   adopted_ = true;
 }
 
-std::vector<std::string> Cgroup::v1_dirs() const {
-  std::vector<std::string> out;
-  for (const auto& dir : dirs_)
-    if (const CgroupHierarchy* h = hierarchy_of(layout_, dir); h && !h->v2) out.push_back(dir);
-  return out;
-}
-
 void Cgroup::add_process(pid_t pid, bool skip_unified) const {
   const std::string text = std::to_string(pid);
   for (const auto& dir : dirs_) {

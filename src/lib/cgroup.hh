@@ -78,9 +78,6 @@ class Cgroup {
 
   // The v2 directory for clone3(CLONE_INTO_CGROUP); -1 without a unified hierarchy.
   int unified_fd() const { return unified_fd_.get(); }
-  // The directories in cgroup v1 hierarchies: where a process that was not
-  // cloned into the cgroup still has to be moved.
-  std::vector<std::string> v1_dirs() const;
   // Puts `pid` into every hierarchy (skip_unified: it was cloned into it).
   void add_process(pid_t pid, bool skip_unified = false) const;
   // Puts `pid` into the unified hierarchy alone (it entered the v1 ones by

@@ -53,35 +53,22 @@ int namespaces_to_join(pid_t pid) {
   return flags;
 }
 
-// The instance's cgroups, opened before mult enters its mount namespace: the
-// child joins them without mult ever being moved. Moving a process by pid
-// takes the cgroup_threadgroup_rwsem for writing, which waits for an RCU
-// grace period (milliseconds) when no other write went just before; clone3
-// into the v2 directory and a thread writing "0" (itself) to a v1 `tasks`
-// file both skip it.
-struct CgroupEntry {
+// The instance's cgroups, opened before mult enters its mount namespace:
+// the child joins them and mult is never moved (a move by pid waits for an
+// RCU grace period, see CgroupEntry). The child is cloned into the v2
+// directory and moves itself into the v1 ones (`v1`).
+struct Joining {
   Cgroup cgroup;
-  std::vector<Fd> v1_tasks;  // the `tasks` file of each v1 directory
-  Fd v2_procs;               // cgroup.procs of the v2 one, when clone3 cannot use it
+  CgroupEntry v1;
+  Fd v2_procs;  // cgroup.procs of the v2 directory, when clone3 cannot put the child there
 };
-
-CgroupEntry open_cgroup_entry(const std::string& path) {
-  CgroupEntry e{Cgroup::open(CgroupLayout::host(), path), {}, {}};
-  for (const auto& dir : e.cgroup.v1_dirs()) {
-    std::string file = dir + "/tasks";
-    Fd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd) throw sys_error("cgroup \"" + path + "\": open " + file);
-    e.v1_tasks.push_back(std::move(fd));
-  }
-  return e;
-}
 
 // A child in the instance's cgroup v2 directory from its first instruction
 // (clone3 CLONE_INTO_CGROUP). Without clone3 (old kernel, or a seccomp
-// filter around mult that refuses it) a plain fork, and `entry.v2_procs`
-// set for the child to move itself. Returns what fork returns.
-pid_t fork_into_cgroup(CgroupEntry& entry, const std::string& what) {
-  int dir = entry.cgroup.unified_fd();
+// filter around mult that refuses it) a plain fork, and `j.v2_procs` set
+// for the child to move itself. Returns what fork returns.
+pid_t fork_into_cgroup(Joining& j, const std::string& what) {
+  int dir = j.cgroup.unified_fd();
   if (dir >= 0) {
     struct clone_args args {};
     args.flags = CLONE_INTO_CGROUP;
@@ -90,10 +77,9 @@ pid_t fork_into_cgroup(CgroupEntry& entry, const std::string& what) {
     pid_t pid = pid_t(::syscall(SYS_clone3, &args, sizeof args));
     if (pid >= 0) return pid;
     if (errno != ENOSYS && errno != E2BIG && errno != EPERM)
-      throw sys_error(what + ": start a process in cgroup \"" + entry.cgroup.path() + "\"");
-    entry.v2_procs.reset(::openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC));
-    if (!entry.v2_procs)
-      throw sys_error("cgroup \"" + entry.cgroup.path() + "\": open cgroup.procs");
+      throw sys_error(what + ": start a process in cgroup \"" + j.cgroup.path() + "\"");
+    j.v2_procs.reset(::openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC));
+    if (!j.v2_procs) throw sys_error("cgroup \"" + j.cgroup.path() + "\": open cgroup.procs");
   }
   return ::fork();
 }
@@ -103,15 +89,11 @@ pid_t fork_into_cgroup(CgroupEntry& entry, const std::string& what) {
 // cgroup. (Joined only now: with nsdelegate, a cgroup namespace hides the
 // source cgroup, and the kernel refuses to clone or move a process across
 // what it cannot see.)
-void join_cgroups(CgroupEntry& entry, int pidfd, bool cgroup_ns, const std::string& what) {
-  if (entry.v2_procs && ::write(entry.v2_procs.get(), "0", 1) != 1)
-    throw sys_error("cgroup \"" + entry.cgroup.path() + "\": join");
-  const auto dirs = entry.cgroup.v1_dirs();
-  for (size_t i = 0; i < entry.v1_tasks.size(); ++i)
-    if (::write(entry.v1_tasks[i].get(), "0", 1) != 1)
-      throw sys_error("cgroup \"" + entry.cgroup.path() + "\": join " + dirs[i]);
-  entry.v1_tasks.clear();
-  entry.v2_procs.reset();
+void join_cgroups(Joining& j, int pidfd, bool cgroup_ns, const std::string& what) {
+  if (j.v2_procs && ::write(j.v2_procs.get(), "0", 1) != 1)
+    throw sys_error("cgroup \"" + j.cgroup.path() + "\": join");
+  j.v2_procs.reset();
+  j.v1.enter();
   if (cgroup_ns && ::setns(pidfd, CLONE_NEWCGROUP) != 0) throw sys_error(what + ": join cgroup namespace");
 }
 
@@ -138,7 +120,8 @@ Entered enter_instance(pid_t init, const std::string& cgroup_path, const Process
 
   // Nothing inside may reach this process's memory or its host binary.
   ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  CgroupEntry cgroup = open_cgroup_entry(cgroup_path);
+  Joining cgroup{Cgroup::open(CgroupLayout::host(), cgroup_path), {}, {}};
+  cgroup.v1 = CgroupEntry(cgroup.cgroup);
   int flags = namespaces_to_join(init);
   const bool cgroup_ns = flags & CLONE_NEWCGROUP;  // the child's to join
   flags &= ~CLONE_NEWCGROUP;
@@ -179,7 +162,7 @@ Entered enter_instance(pid_t init, const std::string& cgroup_path, const Process
     ::_exit(code);
   }
   report_w.reset();
-  cgroup.v1_tasks.clear();
+  cgroup.v1.close();
   cgroup.v2_procs.reset();
   char buf[1024];
   ssize_t n;
