@@ -12,7 +12,6 @@
 #include <cctype>
 #include <cerrno>
 #include <climits>
-#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -697,8 +696,10 @@ uint64_t blkio_weight_to_io_weight(uint64_t weight) {
   return 1 + ((weight - 10) * 9999) / 990;
 }
 
+// Rounded to the nearest microsecond by hand: cpus is positive (parse_cpus),
+// and std::llround alone would make every mult start load libm.
 int64_t cpu_quota_for(double cpus, uint64_t period) {
-  return static_cast<int64_t>(std::llround(cpus * static_cast<double>(period)));
+  return static_cast<int64_t>(cpus * static_cast<double>(period) + 0.5);
 }
 
 int64_t parse_size(const std::string& value, const std::string& option) {
