@@ -243,6 +243,11 @@ void memory_v1(const Place& p, const Resources& r) {
   if (r.memory_swappiness) p.put("memory.swappiness", "memory.swappiness", num(*r.memory_swappiness));
   if (r.disable_oom_killer && *r.disable_oom_killer)
     p.put("memory.disableOOMKiller", "memory.oom_control", "1");
+  // memory.kernel is deprecated (runtime-spec 1.2: runtimes may ignore it,
+  // and the kernel no longer limits kernel memory apart); the TCP buffer
+  // limit still works on v1.
+  if (r.memory_kernel_tcp)
+    p.put("memory.kernelTCP", "memory.kmem.tcp.limit_in_bytes", num(*r.memory_kernel_tcp));
   if (r.use_hierarchy) {
     // Always on in today's kernels, which dropped the file or refuse 0.
     if (*r.use_hierarchy && !p.exists("memory.use_hierarchy")) return;
@@ -282,6 +287,8 @@ void memory_v2(const Place& p, const Resources& r) {
     throw Error("memory.disableOOMKiller: cgroup v2 cannot disable the OOM killer (the host's memory is cgroup v2)");
   if (r.use_hierarchy && !*r.use_hierarchy)
     throw Error("memory.useHierarchy: cgroup v2 is always hierarchical");
+  if (r.memory_kernel_tcp)
+    throw Error("memory.kernelTCP: cgroup v2 has no TCP buffer limit (the host's memory is cgroup v2)");
 }
 
 // ---- cpu ------------------------------------------------------------------
@@ -510,7 +517,7 @@ const std::string* Cgroup::unified_leaf() const {
 std::vector<std::string> Cgroup::controllers_for(const Resources& r) {
   std::vector<std::string> out;
   if (r.memory_limit || r.memory_reservation || r.memory_swap || r.memory_swappiness ||
-      r.disable_oom_killer || r.use_hierarchy)
+      r.disable_oom_killer || r.use_hierarchy || r.memory_kernel_tcp)
     out.push_back("memory");
   if (r.cpu_shares || r.cpu_quota || r.cpu_period || r.cpu_realtime_runtime || r.cpu_realtime_period ||
       r.cpu_idle)
@@ -522,6 +529,8 @@ std::vector<std::string> Cgroup::controllers_for(const Resources& r) {
     out.push_back("blkio");
   if (!r.hugepage_limits.empty()) out.push_back("hugetlb");
   if (!r.devices.empty()) out.push_back("devices");
+  if (r.net_class_id) out.push_back("net_cls");
+  if (!r.net_priorities.empty()) out.push_back("net_prio");
   return out;
 }
 
@@ -549,12 +558,13 @@ void Cgroup::apply(const Resources& r) const {
   }
 
   if (r.memory_limit || r.memory_reservation || r.memory_swap || r.memory_swappiness ||
-      r.disable_oom_killer || r.use_hierarchy) {
+      r.disable_oom_killer || r.use_hierarchy || r.memory_kernel_tcp) {
     std::string field = r.memory_limit ? "memory.limit" : r.memory_reservation ? "memory.reservation"
                         : r.memory_swap        ? "memory.swap"
                         : r.memory_swappiness  ? "memory.swappiness"
                         : r.disable_oom_killer ? "memory.disableOOMKiller"
-                                               : "memory.useHierarchy";
+                        : r.use_hierarchy      ? "memory.useHierarchy"
+                                               : "memory.kernelTCP";
     Place p = place("memory", field);
     p.v2 ? memory_v2(p, r) : memory_v1(p, r);
   }
@@ -579,6 +589,15 @@ void Cgroup::apply(const Resources& r) const {
 
   if (!r.hugepage_limits.empty())
     hugetlb(place("hugetlb", "hugepageLimits[" + quote(r.hugepage_limits.begin()->first) + "]"), r);
+
+  // v1 only: cgroup v2 has neither (the controller lookup says so).
+  if (r.net_class_id)
+    place("net_cls", "network.classID").put("network.classID", "net_cls.classid", num(uint64_t{*r.net_class_id}));
+  if (!r.net_priorities.empty()) {
+    Place p = place("net_prio", "network.priorities");
+    for (const auto& [iface, prio] : r.net_priorities)
+      p.put("network.priorities", "net_prio.ifpriomap", iface + " " + num(uint64_t{prio}));
+  }
 
   if (!r.devices.empty()) {
     // A BPF program on the unified directory wherever there is one: the

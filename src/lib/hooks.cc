@@ -42,42 +42,57 @@ int wait_with_timeout(pid_t pid, int timeout_s) {
   return status;
 }
 
+// Runs hook `i` of `phase`; throws Error when it fails or times out.
+void run_hook(const Hook& h, size_t i, const std::string& state_json, const char* phase) {
+  int in[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) throw sys_error(describe(phase, i, h));
+  Fd rd(in[0]), wr(in[1]);
+  std::vector<char*> argv, envp;
+  for (const auto& a : h.args) argv.push_back(const_cast<char*>(a.c_str()));
+  if (argv.empty()) argv.push_back(const_cast<char*>(h.path.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : h.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw sys_error(describe(phase, i, h));
+  if (pid == 0) {
+    ::dup2(rd.get(), 0);
+    ::execve(h.path.c_str(), argv.data(), envp.data());
+    ::_exit(127);
+  }
+  rd.reset();
+  // The hook may not read its stdin at all: a full pipe must not block us.
+  ::signal(SIGPIPE, SIG_IGN);
+  ssize_t ignored = ::write(wr.get(), state_json.data(), state_json.size());
+  (void)ignored;
+  wr.reset();
+  int status = wait_with_timeout(pid, h.timeout.value_or(0));
+  if (status == -1)
+    throw Error(describe(phase, i, h) + ": timed out after " + std::to_string(*h.timeout) + "s");
+  if (WIFSIGNALED(status))
+    throw Error(describe(phase, i, h) + ": killed by signal " + std::to_string(WTERMSIG(status)));
+  if (WEXITSTATUS(status) != 0)
+    throw Error(describe(phase, i, h) + ": exited with status " +
+                std::to_string(WEXITSTATUS(status)));
+}
+
 }  // namespace
 
 void run_hooks(const std::vector<Hook>& hooks, const std::string& state_json, const char* phase) {
+  for (size_t i = 0; i < hooks.size(); ++i) run_hook(hooks[i], i, state_json, phase);
+}
+
+std::vector<std::string> run_all_hooks(const std::vector<Hook>& hooks, const std::string& state_json,
+                                       const char* phase) {
+  std::vector<std::string> failures;
   for (size_t i = 0; i < hooks.size(); ++i) {
-    const Hook& h = hooks[i];
-    int in[2];
-    if (::pipe2(in, O_CLOEXEC) != 0) throw sys_error(describe(phase, i, h));
-    Fd rd(in[0]), wr(in[1]);
-    std::vector<char*> argv, envp;
-    for (const auto& a : h.args) argv.push_back(const_cast<char*>(a.c_str()));
-    if (argv.empty()) argv.push_back(const_cast<char*>(h.path.c_str()));
-    argv.push_back(nullptr);
-    for (const auto& e : h.env) envp.push_back(const_cast<char*>(e.c_str()));
-    envp.push_back(nullptr);
-    pid_t pid = ::fork();
-    if (pid < 0) throw sys_error(describe(phase, i, h));
-    if (pid == 0) {
-      ::dup2(rd.get(), 0);
-      ::execve(h.path.c_str(), argv.data(), envp.data());
-      ::_exit(127);
+    try {
+      run_hook(hooks[i], i, state_json, phase);
+    } catch (const Error& e) {
+      failures.push_back(e.what());
     }
-    rd.reset();
-    // The hook may not read its stdin at all: a full pipe must not block us.
-    ::signal(SIGPIPE, SIG_IGN);
-    ssize_t ignored = ::write(wr.get(), state_json.data(), state_json.size());
-    (void)ignored;
-    wr.reset();
-    int status = wait_with_timeout(pid, h.timeout.value_or(0));
-    if (status == -1)
-      throw Error(describe(phase, i, h) + ": timed out after " + std::to_string(*h.timeout) + "s");
-    if (WIFSIGNALED(status))
-      throw Error(describe(phase, i, h) + ": killed by signal " + std::to_string(WTERMSIG(status)));
-    if (WEXITSTATUS(status) != 0)
-      throw Error(describe(phase, i, h) + ": exited with status " +
-                  std::to_string(WEXITSTATUS(status)));
   }
+  return failures;
 }
 
 }  // namespace mult

@@ -13,4 +13,9 @@ namespace mult {
 // that fails or outlives its timeout (it is killed then).
 void run_hooks(const std::vector<Hook>& hooks, const std::string& state_json, const char* phase);
 
+// Runs every one of `hooks`, in order, whatever the others did (poststart,
+// poststop: a failure is a warning); returns the failures' messages.
+std::vector<std::string> run_all_hooks(const std::vector<Hook>& hooks, const std::string& state_json,
+                                       const char* phase);
+
 }  // namespace mult

@@ -129,6 +129,11 @@ class PidFile {
 // What the spec asks for that this host (or mult) cannot give: refused
 // before anything is made.
 void check_host_support(const Spec& spec) {
+  // The root, the mounts and pivot_root happen in the container's mount
+  // namespace; without one of its own (or one given by path) they would
+  // happen in the caller's, and re-root every process in it.
+  if (!spec.linux.has_namespace("mount"))
+    throw Error("linux.namespaces: no mount namespace: a container needs one (new, or given by path)");
   if (spec.process && !spec.process->apparmor_profile.empty() &&
       read_small("/sys/module/apparmor/parameters/enabled") != "Y")
     throw Error("process.apparmorProfile " + quote(spec.process->apparmor_profile) +
@@ -401,7 +406,10 @@ static Made make_container(const std::string& dir, const std::string& seccomp_ca
 
   write_file_atomic(dir + "/config.json", config_text, 0600, Durability::kVolatile);
   std::string fifo = dir + "/" + kFifo;
-  if (::mkfifo(fifo.c_str(), 0622) != 0) throw sys_error("start fifo " + fifo);
+  // Writable by the container's root whatever it maps to (the umask would
+  // leave 0600, which a user-namespaced root cannot open).
+  if (::mkfifo(fifo.c_str(), 0622) != 0 || ::chmod(fifo.c_str(), 0622) != 0)
+    throw sys_error("start fifo " + fifo);
 
   add_default_device_rules(spec);
   // The container's process is PID 1 of its namespace, as OCI expects.
@@ -434,7 +442,7 @@ static Made make_container(const std::string& dir, const std::string& seccomp_ca
   req.on_created = [&](pid_t pid) {
     ContainerState now = st;
     now.pid = pid;
-    now.status = "creating";
+    now.status = "created";  // as crun: what the hooks see of a container being made
     std::string json = now.to_json().dump();
     run_hooks(spec.hooks.prestart, json, "prestart");
     run_hooks(spec.hooks.create_runtime, json, "createRuntime");
@@ -506,11 +514,8 @@ void Runtime::start(const std::string& id) {
     write(st);
   }
   Spec spec = saved_spec(id);
-  try {
-    run_hooks(spec.hooks.poststart, st.to_json().dump(), "poststart");
-  } catch (const Error& e) {
-    warn(e.what());
-  }
+  for (const std::string& failure : run_all_hooks(spec.hooks.poststart, st.to_json().dump(), "poststart"))
+    warn(failure);
 }
 
 int Runtime::run(const CreateOptions& o, bool detach, bool keep) {
@@ -607,6 +612,24 @@ void Runtime::kill(const std::string& id, int sig, bool all) {
     throw sys_error("container " + quote(id) + ": kill");
 }
 
+// A create killed before it wrote the state (it cleans up after itself on
+// any error it sees) may leave its cgroup: the one its saved config names,
+// or the default; as root only (rootless paths depend on the user's cgroup).
+void Runtime::remove_dead_create(const std::string& id) {
+  if (::geteuid() == 0) {
+    std::string path = "mult-oci/" + id;
+    try {
+      if (std::string p = load_spec_file(dir(id) + "/config.json").linux.cgroups_path; !p.empty()) path = p;
+    } catch (const Error&) {
+    }
+    Cgroup cg = Cgroup::open(CgroupLayout::host(), path);
+    cg.adopt();
+    cg.kill_all();
+    cg.remove();
+  }
+  remove_tree(dir(id));
+}
+
 void Runtime::remove(const std::string& id, bool force) {
   check_id(id);
   ContainerState st;
@@ -614,12 +637,14 @@ void Runtime::remove(const std::string& id, bool force) {
   {
     DirLock lock(dir(id), id);
     st = state(id);
-    if (st.status == "creating") {  // its create died: nothing of it is left running
-      remove_tree(dir(id));
+    if (st.status == "creating") {  // its create died (we hold its lock): what it made goes
+      remove_dead_create(id);
       return;
     }
+    // runtime-spec: deleting a container that is not stopped is an error
+    // (runc and crun let a created one go; engines pass --force).
     bool live = st.status != "stopped";
-    if (live && st.status != "created" && !force)
+    if (live && !force)
       throw Error("cannot delete container " + quote(id) + ": it is " + st.status +
                   " (stop it first, or use --force)");
     try {
@@ -643,11 +668,8 @@ void Runtime::remove(const std::string& id, bool force) {
   }
   st.status = "stopped";
   if (spec) {
-    try {
-      run_hooks(spec->hooks.poststop, st.to_json().dump(), "poststop");
-    } catch (const Error& e) {
-      warn(e.what());
-    }
+    for (const std::string& failure : run_all_hooks(spec->hooks.poststop, st.to_json().dump(), "poststop"))
+      warn(failure);
   }
 }
 

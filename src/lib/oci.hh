@@ -107,6 +107,7 @@ class Runtime {
 
  private:
   class Created;
+  void remove_dead_create(const std::string& id);
   std::string dir(const std::string& id) const { return root_ + "/" + id; }
   // Compiled seccomp filters, kept between containers (not a container: its
   // name is not an id).

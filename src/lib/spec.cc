@@ -613,6 +613,14 @@ Resources parse_resources(const Field& f) {
     r.pids_limit = pids.key("limit").get_int(-1);
   parse_block_io(f.key("blockIO"), r);
   r.hugepage_limits = parse_hugepage_limits(f.key("hugepageLimits"));
+  if (Field net = f.key("network"); net.present()) {
+    net.require_object();
+    if (Field id = net.key("classID"); id.present()) r.net_class_id = uint32_t(id.get_uint(kU32));
+    for (const Field& p : net.key("priorities").items()) {
+      p.require_object();
+      r.net_priorities.emplace_back(p.key("name").get_string(), uint32_t(p.key("priority").get_uint(kU32)));
+    }
+  }
   r.unified = f.key("unified").string_map();
   return r;
 }
@@ -790,7 +798,7 @@ bool Resources::empty() const {
          blkio_weight_device.empty() && throttle_read_bps.empty() &&
          throttle_write_bps.empty() && throttle_read_iops.empty() &&
          throttle_write_iops.empty() && hugepage_limits.empty() &&
-         unified.empty();
+         !net_class_id && net_priorities.empty() && unified.empty();
 }
 
 Spec parse_spec(const Json& doc) {

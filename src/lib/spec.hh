@@ -116,6 +116,9 @@ struct Resources {
       throttle_read_iops, throttle_write_iops;
   // hugetlb: page size ("2MB") -> limit in bytes
   std::map<std::string, uint64_t> hugepage_limits;
+  // network (v1 net_cls, net_prio): class id; interface -> priority
+  std::optional<uint32_t> net_class_id;
+  std::vector<std::pair<std::string, uint32_t>> net_priorities;
   // cgroup v2 files written as they are
   std::map<std::string, std::string> unified;
   bool empty() const;

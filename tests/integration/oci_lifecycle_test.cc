@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -217,6 +218,7 @@ TEST_F(OciHooks, RunInOrderWithTheStateOnStdin) {
     EXPECT_EQ(s["pid"], pid) << name;
     EXPECT_EQ(s["bundle"], b) << name;
     EXPECT_EQ(s["ociVersion"], "1.2.0") << name;
+    EXPECT_EQ(s["status"], "created") << name;  // as crun, and runtime-tools expect
   }
   EXPECT_EQ(Json::parse(read_text(b + "/out/createContainer.json"))["id"], id);
 
@@ -252,20 +254,26 @@ TEST_F(OciHooks, FailingCreateRuntimeHookLeavesNothing) {
   EXPECT_FALSE(path_exists(b + "/out/ran"));
 }
 
+// A failing poststart or poststop hook is a warning, and the hooks after it
+// still run (runtime-spec: "the remaining hooks and lifecycle continue").
 TEST_F(OciHooks, FailingPoststartHookIsAWarning) {
   std::string id = unique("posthook");
+  std::string marks = root_ + "/marks";
+  ::mkdir(marks.c_str(), 0755);
   std::string b = make_bundle("b", {"sleep", "100"}, [&](Json& c) {
-    c["hooks"]["poststart"] = Json::array({hook("exit 4")});
-    c["hooks"]["poststop"] = Json::array({hook("exit 5")});
+    c["hooks"]["poststart"] = Json::array({hook("exit 4"), hook("touch " + marks + "/poststart1")});
+    c["hooks"]["poststop"] = Json::array({hook("exit 5"), hook("touch " + marks + "/poststop1")});
   });
   ASSERT_EQ(oci({"create", "-b", b, id}).status, 0);
   CmdResult s = oci({"start", id});
   EXPECT_EQ(s.status, 0) << s.describe();
   EXPECT_TRUE(contains(s.err, "warning") && contains(s.err, "poststart[0]")) << s.describe();
+  EXPECT_TRUE(path_exists(marks + "/poststart1")) << "the hook after the failing one did not run";
   EXPECT_EQ(status(id), "running");
   CmdResult d = oci({"delete", "-f", id});
   EXPECT_EQ(d.status, 0) << d.describe();
   EXPECT_TRUE(contains(d.err, "warning") && contains(d.err, "poststop[0]")) << d.describe();
+  EXPECT_TRUE(path_exists(marks + "/poststop1")) << "the hook after the failing one did not run";
 }
 
 // ---- errors ---------------------------------------------------------------
@@ -300,7 +308,45 @@ TEST_F(OciErrors, DuplicateIdIsRefused) {
   EXPECT_TRUE(contains(again.err, "already exists")) << again.describe();
   EXPECT_EQ(status(id), "created") << "the first container was touched";
   EXPECT_EQ(state(id)["pid"], pid);
-  EXPECT_EQ(oci({"delete", id}).status, 0) << "a created container can be deleted";
+  // runtime-spec: delete of a container that is not stopped is an error and
+  // changes nothing; --force kills and removes it.
+  CmdResult d = oci({"delete", id});
+  EXPECT_NE(d.status, 0);
+  EXPECT_TRUE(contains(d.err, "it is created")) << d.describe();
+  EXPECT_EQ(status(id), "created");
+  EXPECT_EQ(oci({"delete", "--force", id}).status, 0);
+}
+
+// Without a mount namespace of its own the container's root, mounts and
+// pivot_root would land in the caller's: refused before anything is made.
+TEST_F(OciErrors, NoMountNamespaceIsRefused) {
+  std::string id = unique("nomnt");
+  std::string b = make_bundle("b", {"true"}, [](Json& c) {
+    Json kept = Json::array();
+    for (const auto& ns : c["linux"]["namespaces"])
+      if (ns["type"] != "mount") kept.push_back(ns);
+    c["linux"]["namespaces"] = kept;
+  });
+  auto mounts_before = mountinfo_lines();
+  CmdResult c = oci({"create", "-b", b, id});
+  EXPECT_NE(c.status, 0);
+  EXPECT_TRUE(contains(c.err, "no mount namespace")) << c.describe();
+  EXPECT_FALSE(path_exists(oci_root() + "/" + id));
+  EXPECT_EQ(cgroups_of(id), std::vector<std::string>{});
+  EXPECT_EQ(mountinfo_lines(), mounts_before);
+}
+
+// The start fifo can be opened by the container's root whatever host user
+// it maps to (0622, not what the umask would leave).
+TEST_F(OciLifecycle, StartFifoIsWritableByAMappedRoot) {
+  std::string id = unique("fifo");
+  std::string b = make_bundle("b", {"true"});
+  ASSERT_EQ(oci({"create", "-b", b, id}).status, 0);
+  struct stat st {};
+  ASSERT_EQ(::stat((oci_root() + "/" + id + "/exec.fifo").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0622u);
+  EXPECT_EQ(oci({"delete", "--force", id}).status, 0);
 }
 
 TEST_F(OciErrors, MissingRootfsIsRefused) {

@@ -112,7 +112,6 @@ Resources full_resources() {
   r.memory_reservation = 128 * kMiB;
   r.memory_swap = 512 * kMiB;
   r.memory_kernel = 64 * kMiB;  // deprecated: ignored
-  r.memory_kernel_tcp = 16 * kMiB;
   r.cpu_shares = 1024;
   r.cpu_quota = 50000;
   r.cpu_period = 100000;
@@ -235,6 +234,17 @@ TEST_F(CgroupLimitsFakeTest, PureV2Errors) {
   r.cpu_realtime_runtime = 1000;
   EXPECT_NE(error_of([&] { c.apply(r); }).find("cpu.realtimeRuntime: cgroup v2 has no realtime"),
             std::string::npos);
+  r = {};
+  r.memory_kernel_tcp = 16 * kMiB;
+  EXPECT_EQ(error_of([&] { c.apply(r); }),
+            "memory.kernelTCP: cgroup v2 has no TCP buffer limit (the host's memory is cgroup v2)");
+  // network: v1 controllers only.
+  r = {};
+  r.net_class_id = 0x100001;
+  EXPECT_EQ(error_of([&] { c.apply(r); }), "network.classID: the host has no net_cls controller");
+  r = {};
+  r.net_priorities = {{"eth0", 5}};
+  EXPECT_EQ(error_of([&] { c.apply(r); }), "network.priorities: the host has no net_prio controller");
 
   r = {};
   r.hugepage_limits["1GB"] = 1 << 30;
@@ -263,7 +273,8 @@ TEST_F(CgroupLimitsFakeTest, PureV1WritesEveryFile) {
   CgroupLayout l = v1_layout();
   Cgroup c = Cgroup::create(l, "mult/a");
   touch(cg("memory"), {"memory.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.memsw.limit_in_bytes",
-                       "memory.swappiness", "memory.oom_control", "memory.kmem.limit_in_bytes"});
+                       "memory.swappiness", "memory.oom_control", "memory.kmem.limit_in_bytes",
+                       "memory.kmem.tcp.limit_in_bytes"});
   touch(cg("cpu,cpuacct"), {"cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us", "cpu.rt_runtime_us",
                             "cpu.rt_period_us", "cpu.idle"});
   touch(cg("cpuset"), {"cpuset.cpus", "cpuset.mems"});
@@ -277,6 +288,7 @@ TEST_F(CgroupLimitsFakeTest, PureV1WritesEveryFile) {
   Resources r = full_resources();
   r.memory_swappiness = 30;
   r.disable_oom_killer = true;
+  r.memory_kernel_tcp = 16 * kMiB;
   r.cpu_realtime_runtime = 950000;
   r.cpu_realtime_period = 1000000;
   r.throttle_write_bps.push_back({8, 0, 4096});
@@ -294,6 +306,7 @@ TEST_F(CgroupLimitsFakeTest, PureV1WritesEveryFile) {
   EXPECT_EQ(slurp(cg("memory") + "/memory.swappiness"), "30\n");
   EXPECT_EQ(slurp(cg("memory") + "/memory.oom_control"), "1\n");
   EXPECT_EQ(slurp(cg("memory") + "/memory.kmem.limit_in_bytes"), "");  // deprecated: ignored
+  EXPECT_EQ(slurp(cg("memory") + "/memory.kmem.tcp.limit_in_bytes"), "16777216\n");
   EXPECT_EQ(slurp(cg("cpu,cpuacct") + "/cpu.shares"), "1024\n");
   EXPECT_EQ(slurp(cg("cpu,cpuacct") + "/cpu.cfs_quota_us"), "50000\n");
   EXPECT_EQ(slurp(cg("cpu,cpuacct") + "/cpu.cfs_period_us"), "100000\n");
@@ -313,6 +326,24 @@ TEST_F(CgroupLimitsFakeTest, PureV1WritesEveryFile) {
   // Deny all first, then each rule in order to the file of its kind.
   EXPECT_EQ(slurp(cg("devices") + "/devices.deny"), "a\na\nc 1:3 w\n");
   EXPECT_EQ(slurp(cg("devices") + "/devices.allow"), "c 1:3 rwm\nc 136:* rw\nc *:* r\nb *:* r\n");
+}
+
+// net_cls and net_prio, where a v1 host mounts them (together, as usual).
+TEST_F(CgroupLimitsFakeTest, PureV1Network) {
+  auto mounts = v1_mounts();
+  mounts.push_back("/sys/fs/cgroup/net_cls,net_prio");
+  CgroupLayout l = detect(std::string("22 1 8:1 / / rw - ext4 /dev/sda1 rw\n") + kV1Lines +
+                              "40 31 0:37 / /sys/fs/cgroup/net_cls,net_prio rw - cgroup cgroup rw,net_cls,net_prio\n",
+                          mounts);
+  Resources r;
+  r.net_class_id = 0x100001;
+  r.net_priorities = {{"lo", 1}, {"eth0", 5}};
+  EXPECT_EQ(Cgroup::controllers_for(r), (std::vector<std::string>{"net_cls", "net_prio"}));
+  Cgroup c = Cgroup::create(l, "mult/a", Cgroup::controllers_for(r));
+  touch(cg("net_cls,net_prio"), {"net_cls.classid", "net_prio.ifpriomap"});
+  c.apply(r);
+  EXPECT_EQ(slurp(cg("net_cls,net_prio") + "/net_cls.classid"), "1048577\n");
+  EXPECT_EQ(slurp(cg("net_cls,net_prio") + "/net_prio.ifpriomap"), "lo 1\neth0 5\n");
 }
 
 TEST_F(CgroupLimitsFakeTest, PureV1Variants) {
