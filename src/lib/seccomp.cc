@@ -2,6 +2,7 @@
 // of compiled programs, and installing a program.
 #include "seccomp.hh"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
@@ -21,6 +22,7 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <type_traits>
 
 #include "error.hh"
 #include "fd.hh"
@@ -140,10 +142,58 @@ void add_namespace_rules(Json& rules) {
   rules.push_back(errno_rule({"clone3"}, ENOSYS));
 }
 
+// ---- libseccomp, loaded when a filter is compiled --------------------------
+//
+// A start whose filter is in the cache installs it with seccomp(2) alone:
+// libseccomp is loaded (dlopen) only to compile one, so that the loader
+// does not map and relocate it at every start of mult and mult-oci.
+
+struct SeccompApi {
+  decltype(&::seccomp_init) init;
+  decltype(&::seccomp_release) release;
+  decltype(&::seccomp_arch_add) arch_add;
+  decltype(&::seccomp_attr_set) attr_set;
+  decltype(&::seccomp_syscall_resolve_name) resolve_name;
+  decltype(&::seccomp_rule_add_array) rule_add_array;
+  decltype(&::seccomp_export_bpf) export_bpf;
+};
+
+// Fills `api`; "" or why not. The library stays loaded.
+std::string load_seccomp_api(SeccompApi& api) {
+  constexpr const char* kSoname = "libseccomp.so.2";
+  void* lib = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* why = ::dlerror();
+    return std::string("cannot load ") + kSoname + (why ? std::string(" (") + why + ")" : "");
+  }
+  auto get = [&](auto& fn, const char* name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
+    return fn != nullptr;
+  };
+  for (bool ok : {get(api.init, "seccomp_init"), get(api.release, "seccomp_release"),
+                  get(api.arch_add, "seccomp_arch_add"), get(api.attr_set, "seccomp_attr_set"),
+                  get(api.resolve_name, "seccomp_syscall_resolve_name"),
+                  get(api.rule_add_array, "seccomp_rule_add_array"),
+                  get(api.export_bpf, "seccomp_export_bpf")})
+    if (!ok) {
+      ::dlclose(lib);
+      return std::string(kSoname) + " lacks the functions mult uses (too old?)";
+    }
+  return "";
+}
+
+// Throws Error("linux.seccomp: libseccomp is not available: ...").
+const SeccompApi& lib() {
+  static SeccompApi api;
+  static const std::string failure = load_seccomp_api(api);
+  if (!failure.empty()) throw Error("linux.seccomp: libseccomp is not available: " + failure);
+  return api;
+}
+
 // ---- compiling ------------------------------------------------------------
 
 struct CtxDeleter {
-  void operator()(void* ctx) const { seccomp_release(ctx); }
+  void operator()(void* ctx) const { lib().release(ctx); }
 };
 using Ctx = std::unique_ptr<void, CtxDeleter>;
 
@@ -248,14 +298,14 @@ size_t add_rule(void* ctx, uint32_t default_action, const SeccompRule& rule,
 
   size_t added = 0;
   for (const std::string& name : rule.names) {
-    int nr = seccomp_syscall_resolve_name(name.c_str());
+    int nr = lib().resolve_name(name.c_str());
     // Unknown to libseccomp on every architecture: profiles list calls that
     // newer kernels have; like runc, skip them.
     if (nr == __NR_SCMP_ERROR) continue;
     auto add = [&](unsigned n, const scmp_arg_cmp* c) {
       // Not _exact: libseccomp maps the call on each architecture of the
       // filter and skips architectures that lack it.
-      int rc = seccomp_rule_add_array(ctx, action, nr, n, c);
+      int rc = lib().rule_add_array(ctx, action, nr, n, c);
       if (rc < 0) throw Error(where + ": " + name + ": " + lib_error(rc));
       ++added;
     };
@@ -274,7 +324,7 @@ size_t add_rule(void* ctx, uint32_t default_action, const SeccompRule& rule,
 Ctx build_filter(const Seccomp& profile, unsigned* flags) {
   const std::string def_where = std::string(kPrefix) + ".defaultAction";
   uint32_t def = action_value(profile.default_action, profile.default_errno_ret, def_where);
-  Ctx ctx(seccomp_init(def));
+  Ctx ctx(lib().init(def));
   if (!ctx) throw Error(def_where + ": libseccomp refused default action " + profile.default_action);
 
   for (size_t i = 0; i < profile.architectures.size(); ++i) {
@@ -284,7 +334,7 @@ Ctx build_filter(const Seccomp& profile, unsigned* flags) {
                              [&](const ArchName& a) { return name == a.name; });
     if (arch == std::end(kArches))
       throw Error(where + ": unknown architecture \"" + name + "\"");
-    int rc = seccomp_arch_add(ctx.get(), arch->token);
+    int rc = lib().arch_add(ctx.get(), arch->token);
     if (rc < 0 && rc != -EEXIST) throw Error(where + ": " + name + ": " + lib_error(rc));
   }
 
@@ -303,7 +353,7 @@ Ctx build_filter(const Seccomp& profile, unsigned* flags) {
   // a handful of rules, where it gains nothing, nor for none: libseccomp up
   // to 2.5.3 then loses the default action. A libseccomp without the
   // attribute makes the same filter as a list.
-  if (rules >= 8) (void)seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  if (rules >= 8) (void)lib().attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
   return ctx;
 }
 
@@ -431,15 +481,43 @@ const std::string& build_id() {
   return id;
 }
 
+// The architecture this binary runs as: libseccomp's seccomp_arch_native(),
+// without loading libseccomp.
+constexpr uint32_t native_arch() {
+#if defined(__x86_64__) && defined(__ILP32__)
+  return SCMP_ARCH_X32;
+#elif defined(__x86_64__)
+  return SCMP_ARCH_X86_64;
+#elif defined(__i386__)
+  return SCMP_ARCH_X86;
+#elif defined(__aarch64__)
+  return SCMP_ARCH_AARCH64;
+#elif defined(__arm__)
+  return SCMP_ARCH_ARM;
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  return SCMP_ARCH_PPC64LE;
+#elif defined(__powerpc64__)
+  return SCMP_ARCH_PPC64;
+#elif defined(__s390x__)
+  return SCMP_ARCH_S390X;
+#elif defined(__riscv) && __riscv_xlen == 64
+  return SCMP_ARCH_RISCV64;
+#else
+  return 0;  // not known here: the build ID in the key still tells builds apart
+#endif
+}
+
 // What decides a compiled program besides the profile: the code (its build
 // ID), the libseccomp version and the native architecture.
 std::string key_context() {
   std::string k = "mult-seccomp-cache 2\n";
   k += "build " + (build_id().empty() ? std::string("-") : build_id()) + "\n";
-  const scmp_version* v = seccomp_version();
-  k += "libseccomp " + std::to_string(v->major) + "." + std::to_string(v->minor) +
-       "." + std::to_string(v->micro) + "\n";
-  k += "native " + std::to_string(seccomp_arch_native()) + "\n";
+  // The libseccomp this was built against, and the architecture it was
+  // built for: known without loading the library (a program cached by an
+  // older libseccomp is still the same filter).
+  k += "libseccomp " + std::to_string(SCMP_VER_MAJOR) + "." + std::to_string(SCMP_VER_MINOR) +
+       "." + std::to_string(SCMP_VER_MICRO) + "\n";
+  k += "native " + std::to_string(native_arch()) + "\n";
   return k;
 }
 
@@ -660,7 +738,7 @@ SeccompProgram compile_seccomp(const Seccomp& profile) {
   Ctx ctx = build_filter(profile, &p.flags);
   Fd mem(static_cast<int>(::syscall(SYS_memfd_create, "mult-seccomp", MFD_CLOEXEC)));
   if (!mem) throw sys_error("seccomp: memfd_create");
-  int rc = seccomp_export_bpf(ctx.get(), mem.get());
+  int rc = lib().export_bpf(ctx.get(), mem.get());
   if (rc < 0) throw Error(std::string(kPrefix) + ": exporting the filter: " + lib_error(rc));
   std::string bpf = read_all(mem.get(), 4096);
   if (bpf.empty() || bpf.size() % sizeof(sock_filter) != 0)
