@@ -165,8 +165,14 @@ void attach_console(int console_socket) {
 
 // The instance's command, in a process of its own: limits, identity,
 // privileges, then exec. Never returns.
+// runc's order: what can fail (the identity and capabilities, the working
+// directory, finding the command) comes before OCI create returns, while
+// its errors still reach `create`; the seccomp filter comes as late as it
+// can, after the startContainer hooks. Without no_new_privs the filter
+// needs the privileges the identity change drops, so it goes first then.
 [[noreturn]] void run_process(const Spec& spec, const LaunchRequest& req, const Gates& gates) {
   const Process& p = *spec.process;
+  const SeccompProgram* filter = gates.seccomp ? &*gates.seccomp : nullptr;
   try {
     if (!p.terminal || gates.console_socket < 0) ::setsid();
     apply_rlimits(p);
@@ -174,21 +180,26 @@ void attach_console(int console_socket) {
     // The terminal exists by the end of OCI create: the console socket's
     // owner (conmon, containerd's shim) waits for it there.
     if (p.terminal && gates.console_socket >= 0) attach_console(gates.console_socket);
+    if (filter && !p.no_new_privileges) install_seccomp(*filter);
+    become_user_with_caps(p);
+    enter_cwd(p);
+    std::string command = find_command(p);
     if (gates.start_fifo >= 0) {
       // launch() returns now; an error after this is the command's exit status.
       if (::send(gates.sock, &kWaiting, 1, MSG_NOSIGNAL) != 1) throw sys_error("report created");
       wait_for_start(gates.start_fifo);
     }
     run_hooks(spec.hooks.start_container, gates.state_json, "startContainer");
-    become_process(p, gates.seccomp ? &*gates.seccomp : nullptr);
+    if (filter && p.no_new_privileges) install_seccomp(*filter);
     // Only 0, 1, 2 and the preserved fds cross into the command; ours close on exec.
     ::syscall(SYS_close_range, 3U + unsigned(req.preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
-    exec_process(p);
+    exec_command(command, p);
     int err = errno;
     fail_to_parent(gates.sock, err == ENOENT ? kExitNotFound : kExitNotExecutable,
                    "exec \"" + p.args[0] + "\": " + std::strerror(err));
   } catch (const Error& e) {
-    fail_to_parent(gates.sock, kExitRunFailed, e.what());
+    bool not_run = e.code() == kExitNotFound || e.code() == kExitNotExecutable;
+    fail_to_parent(gates.sock, not_run ? e.code() : kExitRunFailed, e.what());
   }
 }
 

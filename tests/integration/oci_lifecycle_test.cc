@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "oci_harness.hh"
+#include "process.hh"
 #include "tty.hh"
 
 namespace mult_it {
@@ -647,6 +649,95 @@ TEST_F(OciCli, RootlessLifecycleAsAnUnprivilegedUser) {
   EXPECT_EQ(r.status, 0) << r.describe();
   EXPECT_EQ(trim(as_nobody({"list", "-q"}).out), "");
   EXPECT_EQ(state_entries(state), std::vector<std::string>{}) << "left in the rootless state root";
+}
+
+
+// ---- errors of the process, caught at create ------------------------------
+
+// A capability this process (and so mult-oci) lacks in its bounding set:
+// capset cannot grant it. "" when it holds them all.
+std::string capability_not_held() {
+  std::string bnd;
+  for (const auto& line : split_lines(read_text("/proc/self/status")))
+    if (line.rfind("CapBnd:", 0) == 0) bnd = trim(line.substr(7));
+  if (bnd.empty()) return "";
+  unsigned long long mask = std::stoull(bnd, nullptr, 16);
+  CmdResult f = run_command({MULT_OCI_BIN, "features"});
+  if (f.status != 0) return "";
+  Json features = Json::parse(f.out);
+  for (const auto& name : features["linux"]["capabilities"]) {
+    int n = mult::capability_number(name.get<std::string>());
+    if (n >= 0 && n < 64 && !(mask & (1ULL << n))) return name.get<std::string>();
+  }
+  return "";
+}
+
+TEST_F(OciErrors, CapabilityTheHostLacksFailsCreate) {
+  std::string cap = capability_not_held();
+  if (cap.empty()) GTEST_SKIP() << "this process holds every capability in its bounding set";
+  std::string id = unique("nocap");
+  std::string b = make_bundle("b", {"sh", "-c", "touch /out/ran"}, [&](Json& c) {
+    for (const char* set : {"bounding", "effective", "permitted"})
+      c["process"]["capabilities"][set].push_back(cap);
+  });
+  auto mounts_before = mountinfo_lines();
+  CmdResult c = oci({"create", "-b", b, id});
+  EXPECT_NE(c.status, 0) << c.describe();
+  EXPECT_TRUE(contains(c.err, "capabilities") && contains(c.err, cap)) << c.describe();
+  EXPECT_EQ(split_lines(c.err).size(), 1u) << c.describe();
+  EXPECT_FALSE(path_exists(oci_root() + "/" + id)) << "state dir left";
+  EXPECT_EQ(cgroups_of(id), std::vector<std::string>{}) << "cgroup left";
+  EXPECT_EQ(mountinfo_lines(), mounts_before) << "mounts left";
+  EXPECT_TRUE(contains(oci({"state", id}).err, "does not exist"));
+  EXPECT_FALSE(path_exists(b + "/out/ran"));
+}
+
+TEST_F(OciErrors, MissingOrNonExecutableCommandFailsCreate) {
+  struct Case {
+    std::string cmd, cause;
+  };
+  for (const Case& k : {Case{"no-such-command-q", "No such file or directory"},
+                        Case{"/bin/no-such-command-q", "No such file or directory"},
+                        Case{"/etc/passwd", "Permission denied"},
+                        Case{"/etc", "Permission denied"}}) {
+    std::string id = unique("nocmd");
+    std::string b = make_bundle(id, {k.cmd});
+    CmdResult c = oci({"create", "-b", b, id});
+    EXPECT_NE(c.status, 0) << c.describe();
+    EXPECT_TRUE(contains(c.err, "exec \"" + k.cmd + "\": " + k.cause)) << c.describe();
+    EXPECT_FALSE(path_exists(oci_root() + "/" + id)) << "state dir left";
+    EXPECT_EQ(cgroups_of(id), std::vector<std::string>{}) << "cgroup left";
+  }
+  // Looked up in the container's PATH, relative to its cwd.
+  std::string id = unique("cmdpath");
+  std::string b = make_bundle("ok", {"busybox", "sh", "-c", "echo ran > /out/ran"}, [](Json& c) {
+    c["process"]["env"] = Json::array({"PATH=/nowhere:/bin"});
+  });
+  ASSERT_EQ(oci({"create", "-b", b, id}).status, 0);
+  ASSERT_EQ(oci({"start", id}).status, 0);
+  EXPECT_TRUE(wait_until([&] { return path_exists(b + "/out/ran"); }, 10));
+}
+
+// The identity change happens before create returns: the process still
+// waits on the start fifo, and startContainer hooks run, as its user.
+TEST_F(OciLifecycle, UserAndCapabilitiesBeforeStart) {
+  std::string id = unique("user");
+  std::string b = make_bundle("b", {"sh", "-c", "id -u > /out/uid; grep CapEff /proc/self/status > /out/caps"},
+                              [](Json& c) {
+                                c["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+                                c["hooks"]["startContainer"] = Json::array(
+                                    {hook("id -u > /out/hook-uid")});
+                              });
+  ASSERT_EQ(::chmod((b + "/out").c_str(), 0777), 0);  // writable by the user
+  CmdResult c = oci({"create", "-b", b, id});
+  ASSERT_EQ(c.status, 0) << c.describe();
+  EXPECT_EQ(status(id), "created");
+  CmdResult s = oci({"start", id});
+  ASSERT_EQ(s.status, 0) << s.describe();
+  EXPECT_TRUE(wait_until([&] { return !read_text(b + "/out/caps").empty(); }, 10));
+  EXPECT_EQ(trim(read_text(b + "/out/uid")), "1000");
+  EXPECT_EQ(trim(read_text(b + "/out/hook-uid")), "1000");
+  EXPECT_TRUE(contains(read_text(b + "/out/caps"), "0000000000000000")) << read_text(b + "/out/caps");
 }
 
 }  // namespace
