@@ -70,15 +70,48 @@ uint64_t clone_flags(const Spec& spec) {
   return flags;
 }
 
+// The user namespace first: its capabilities let the instance join the
+// others. The PID namespace is mult's to join (PidNamespaceForChild).
 void join_namespace_paths(const Spec& spec) {
-  for (const auto& ns : spec.linux.namespaces) {
-    if (ns.path.empty()) continue;
-    Fd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
-    if (::setns(fd.get(), namespace_flag(ns.type)) != 0)
-      throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
+  for (bool user : {true, false}) {
+    for (const auto& ns : spec.linux.namespaces) {
+      if (ns.path.empty() || (ns.type == "user") != user || ns.type == "pid") continue;
+      Fd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
+      if (::setns(fd.get(), namespace_flag(ns.type)) != 0)
+        throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
+    }
   }
 }
+
+// A PID namespace given by path. setns(CLONE_NEWPID) moves only the
+// children made after it, so the instance could not join it itself (its
+// command would stay in mult's): mult joins it for the instance's clone,
+// then returns to its own, so that its hooks' processes stay in it.
+class PidNamespaceForChild {
+ public:
+  explicit PidNamespaceForChild(const Spec& spec) {
+    const Namespace* ns = spec.linux.find_namespace("pid");
+    if (!ns || ns->path.empty()) return;
+    Fd target(::open(ns->path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!target) throw sys_error("namespace pid \"" + ns->path + "\"");
+    own_.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+    if (!own_) throw sys_error("namespace pid: /proc/self/ns/pid");
+    if (::setns(target.get(), CLONE_NEWPID) != 0) {
+      int err = errno;
+      own_.reset();
+      throw sys_error("namespace pid \"" + ns->path + "\"", err);
+    }
+  }
+  ~PidNamespaceForChild() { restore(); }
+  void restore() {
+    if (own_) ::setns(own_.get(), CLONE_NEWPID);  // our active one: always allowed
+    own_.reset();
+  }
+
+ private:
+  Fd own_;
+};
 
 void set_time_offsets(const Spec& spec) {
   if (spec.linux.time_offsets.empty() || !spec.linux.has_namespace("time")) return;
@@ -402,6 +435,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   uint64_t flags = clone_flags(spec);
   int pidfd = -1;
   int cgfd = inst.cgroup_.unified_fd();
+  PidNamespaceForChild pid_ns(spec);
   pid_t pid = clone_instance(flags, cgfd, &pidfd);
   if (pid < 0 && cgfd >= 0) {  // a hierarchy that refuses CLONE_INTO_CGROUP
     cgfd = -1;
@@ -412,6 +446,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
     ours.reset();
     build_instance(spec, req, theirs.get(), init_bin.get(), std::move(seccomp), cgroup_entry);
   }
+  pid_ns.restore();
   inst.pid_ = pid;
   inst.pidfd_.reset(pidfd);
   theirs.reset();

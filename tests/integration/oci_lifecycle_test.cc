@@ -740,5 +740,67 @@ TEST_F(OciLifecycle, UserAndCapabilitiesBeforeStart) {
   EXPECT_TRUE(contains(read_text(b + "/out/caps"), "0000000000000000")) << read_text(b + "/out/caps");
 }
 
+
+// A PID (and time) namespace given by path: the container's process is in
+// it, not in mult-oci's; the runtime's hooks stay in the runtime's.
+TEST_F(OciLifecycle, JoinsPidAndTimeNamespacesByPath) {
+  std::string unshare = find_tool("unshare");
+  if (unshare.empty()) GTEST_SKIP() << "no unshare";
+  HostProcess& holder = spawn({unshare, "-pfT", "--kill-child", "--mount-proc", "sleep", "100"});
+  std::string children;
+  ASSERT_TRUE(wait_until([&] {
+    children = trim(read_text("/proc/" + std::to_string(holder.pid()) + "/task/" +
+                              std::to_string(holder.pid()) + "/children"));
+    return !children.empty();
+  }, 10)) << "unshare made no child";
+  std::string ns_dir = "/proc/" + split_words(children)[0] + "/ns/";
+  auto link = [](const std::string& p) {
+    char buf[128] = {};
+    ssize_t n = ::readlink(p.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, size_t(n)) : std::string();
+  };
+  ASSERT_NE(link(ns_dir + "pid"), link("/proc/self/ns/pid"));
+  std::string id = unique("pidns");
+  std::string hook_out = root_ + "/prestart-ns";
+  std::string b = make_bundle("b", {"sh", "-c", "readlink /proc/$$/ns/pid > /out/ns; readlink /proc/$$/ns/time >> /out/ns; echo $$ >> /out/ns"},
+                              [&](Json& c) {
+                                Json kept = Json::array();
+                                for (auto& n : c["linux"]["namespaces"])
+                                  if (n["type"] != "pid" && n["type"] != "time") kept.push_back(n);
+                                kept.push_back({{"type", "pid"}, {"path", ns_dir + "pid"}});
+                                kept.push_back({{"type", "time"}, {"path", ns_dir + "time"}});
+                                c["linux"]["namespaces"] = kept;
+                                c["hooks"]["prestart"] = Json::array(
+                                    {hook("readlink /proc/self/ns/pid > " + hook_out)});
+                              });
+  CmdResult c = oci({"create", "-b", b, id});
+  ASSERT_EQ(c.status, 0) << c.describe();
+  // The process itself, not only its children (setns(CLONE_NEWPID) alone).
+  std::string pid = std::to_string(state(id)["pid"].get<int>());
+  EXPECT_EQ(link("/proc/" + pid + "/ns/pid"), link(ns_dir + "pid"));
+  EXPECT_EQ(link("/proc/" + pid + "/ns/time"), link(ns_dir + "time"));
+  ASSERT_EQ(oci({"start", id}).status, 0);
+  ASSERT_TRUE(wait_status(id, "stopped"));
+  auto lines = split_lines(read_text(b + "/out/ns"));
+  ASSERT_EQ(lines.size(), 3u) << read_text(b + "/out/ns");
+  EXPECT_EQ(lines[0], link(ns_dir + "pid"));
+  EXPECT_EQ(lines[1], link(ns_dir + "time"));
+  EXPECT_NE(lines[2], "1") << "PID 1 of the joined namespace is the sleep";
+  EXPECT_EQ(trim(read_text(hook_out)), link("/proc/self/ns/pid")) << "a prestart hook ran in the joined namespace";
+  EXPECT_EQ(oci({"delete", id}).status, 0);
+
+  // A path that is no PID namespace: a clear error, nothing made.
+  std::string bad = unique("badpidns");
+  std::string bb = make_bundle("bad", {"true"}, [&](Json& c) {
+    for (auto& n : c["linux"]["namespaces"])
+      if (n["type"] == "pid") n["path"] = ns_dir + "net";
+  });
+  CmdResult e = oci({"create", "-b", bb, bad});
+  EXPECT_NE(e.status, 0);
+  EXPECT_TRUE(contains(e.err, "namespace pid \"" + ns_dir + "net\"")) << e.describe();
+  EXPECT_FALSE(path_exists(oci_root() + "/" + bad));
+  EXPECT_EQ(cgroups_of(bad), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace mult_it
