@@ -45,7 +45,14 @@ constexpr char kFailed = 'E';
 constexpr char kCreated = 'N';  // namespaces made: mult may run its hooks
 constexpr char kWaiting = 'W';  // OCI create: set up, blocked on the start fifo
 
-[[noreturn]] void fail_to_parent(int sock, int code, const std::string& msg) {
+// After OCI create, nobody reads the socket: `start` reads the start fifo
+// (its write end `start_fifo`) instead.
+[[noreturn]] void fail_to_parent(int sock, int code, const std::string& msg, int start_fifo = -1) {
+  if (start_fifo >= 0) {
+    ::signal(SIGPIPE, SIG_IGN);  // `start` gone: we exit with `code` all the same
+    ssize_t ignored = ::write(start_fifo, msg.data(), msg.size());
+    (void)ignored;
+  }
   std::string packet(1, kFailed);
   packet += char(code);
   packet += msg;
@@ -178,13 +185,16 @@ std::string await_created(int sock) {
 }
 
 // Blocks until `mult-oci start` opens the start fifo (an O_PATH fd taken
-// before pivot_root) for reading.
-void wait_for_start(int fifo_fd) {
+// before pivot_root) for reading. The write end it returns stays open until
+// exec closes it: `start` waits for that end of file, and reads what
+// failed before it.
+Fd wait_for_start(int fifo_fd) {
   std::string path = "/proc/self/fd/" + std::to_string(fifo_fd);
   Fd fifo(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fifo) throw sys_error("start fifo");
   char c = '0';
   if (::write(fifo.get(), &c, 1) != 1) throw sys_error("start fifo");
+  return fifo;
 }
 
 // A pty made inside the instance becomes the command's terminal; its master
@@ -206,6 +216,7 @@ void attach_console(int console_socket) {
 [[noreturn]] void run_process(const Spec& spec, const LaunchRequest& req, const Gates& gates) {
   const Process& p = *spec.process;
   const SeccompProgram* filter = gates.seccomp ? &*gates.seccomp : nullptr;
+  Fd started;  // the start fifo, once `start` has released us: errors go there
   try {
     if (!p.terminal || gates.console_socket < 0) ::setsid();
     apply_rlimits(p);
@@ -220,7 +231,7 @@ void attach_console(int console_socket) {
     if (gates.start_fifo >= 0) {
       // launch() returns now; an error after this is the command's exit status.
       if (::send(gates.sock, &kWaiting, 1, MSG_NOSIGNAL) != 1) throw sys_error("report created");
-      wait_for_start(gates.start_fifo);
+      started = wait_for_start(gates.start_fifo);
     }
     run_hooks(spec.hooks.start_container, gates.state_json, "startContainer");
     if (filter && p.no_new_privileges) install_seccomp(*filter);
@@ -229,10 +240,10 @@ void attach_console(int console_socket) {
     exec_command(command, p);
     int err = errno;
     fail_to_parent(gates.sock, err == ENOENT ? kExitNotFound : kExitNotExecutable,
-                   "exec \"" + p.args[0] + "\": " + std::strerror(err));
+                   "exec \"" + p.args[0] + "\": " + std::strerror(err), started.get());
   } catch (const Error& e) {
     bool not_run = e.code() == kExitNotFound || e.code() == kExitNotExecutable;
-    fail_to_parent(gates.sock, not_run ? e.code() : kExitRunFailed, e.what());
+    fail_to_parent(gates.sock, not_run ? e.code() : kExitRunFailed, e.what(), started.get());
   }
 }
 

@@ -802,5 +802,58 @@ TEST_F(OciLifecycle, JoinsPidAndTimeNamespacesByPath) {
   EXPECT_EQ(cgroups_of(bad), std::vector<std::string>{});
 }
 
+
+// poststart runs once the command is executed: /proc/PID/exe of the
+// container's process names the command by then, not mult-oci, even when a
+// startContainer hook keeps the process a while before its exec.
+TEST_F(OciHooks, PoststartRunsAfterTheExec) {
+  std::string id = unique("poststart");
+  std::string log = root_ + "/exe";
+  std::string b = make_bundle("b", {"sleep", "100"}, [&](Json& c) {
+    c["hooks"]["startContainer"] = Json::array({hook("sleep 0.5")});
+    c["hooks"]["poststart"] = Json::array(
+        {hook("pid=$(sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/'); readlink /proc/$pid/exe > " + log)});
+  });
+  ASSERT_EQ(oci({"create", "-b", b, id}).status, 0);
+  CmdResult s = oci({"start", id});
+  ASSERT_EQ(s.status, 0) << s.describe();
+  std::string exe = trim(read_text(log));
+  EXPECT_TRUE(!exe.empty() && !contains(exe, "mult") && contains(exe, "busybox")) << "poststart saw " << exe;
+  EXPECT_EQ(status(id), "running");
+}
+
+// What fails between start and the exec fails start, named.
+TEST_F(OciErrors, FailureBeforeTheExecFailsStart) {
+  // The command, there at create, gone by start.
+  std::string id = unique("gone");
+  std::string b = make_bundle("b", {"/out/cmd"});
+  write_text(b + "/out/cmd", "#!/bin/sh\ntouch /out/ran\n");
+  ASSERT_EQ(::chmod((b + "/out/cmd").c_str(), 0755), 0);
+  CmdResult c = oci({"create", "-b", b, id});
+  ASSERT_EQ(c.status, 0) << c.describe();
+  ASSERT_EQ(::unlink((b + "/out/cmd").c_str()), 0);
+  CmdResult s = oci({"start", id});
+  EXPECT_NE(s.status, 0) << s.describe();
+  EXPECT_TRUE(contains(s.err, "container \"" + id + "\"") && contains(s.err, "exec \"/out/cmd\"") &&
+              contains(s.err, "No such file or directory"))
+      << s.describe();
+  EXPECT_TRUE(wait_status(id, "stopped"));
+  EXPECT_EQ(oci({"delete", id}).status, 0);
+
+  // A failing startContainer hook.
+  std::string id2 = unique("badstart");
+  std::string b2 = make_bundle("b2", {"sh", "-c", "touch /out/ran"}, [&](Json& c) {
+    c["hooks"]["startContainer"] = Json::array({hook("exit 3")});
+  });
+  ASSERT_EQ(oci({"create", "-b", b2, id2}).status, 0);
+  CmdResult s2 = oci({"start", id2});
+  EXPECT_NE(s2.status, 0) << s2.describe();
+  EXPECT_TRUE(contains(s2.err, "container \"" + id2 + "\"") && contains(s2.err, "startContainer[0]") &&
+              contains(s2.err, "status 3"))
+      << s2.describe();
+  EXPECT_FALSE(path_exists(b2 + "/out/ran"));
+  EXPECT_TRUE(wait_status(id2, "stopped"));
+}
+
 }  // namespace
 }  // namespace mult_it
