@@ -45,7 +45,14 @@ constexpr char kFailed = 'E';
 constexpr char kCreated = 'N';  // namespaces made: mult may run its hooks
 constexpr char kWaiting = 'W';  // OCI create: set up, blocked on the start fifo
 
-[[noreturn]] void fail_to_parent(int sock, int code, const std::string& msg) {
+// After OCI create, nobody reads the socket: `start` reads the start fifo
+// (its write end `start_fifo`) instead.
+[[noreturn]] void fail_to_parent(int sock, int code, const std::string& msg, int start_fifo = -1) {
+  if (start_fifo >= 0) {
+    ::signal(SIGPIPE, SIG_IGN);  // `start` gone: we exit with `code` all the same
+    ssize_t ignored = ::write(start_fifo, msg.data(), msg.size());
+    (void)ignored;
+  }
   std::string packet(1, kFailed);
   packet += char(code);
   packet += msg;
@@ -70,15 +77,48 @@ uint64_t clone_flags(const Spec& spec) {
   return flags;
 }
 
+// The user namespace first: its capabilities let the instance join the
+// others. The PID namespace is mult's to join (PidNamespaceForChild).
 void join_namespace_paths(const Spec& spec) {
-  for (const auto& ns : spec.linux.namespaces) {
-    if (ns.path.empty()) continue;
-    Fd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
-    if (::setns(fd.get(), namespace_flag(ns.type)) != 0)
-      throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
+  for (bool user : {true, false}) {
+    for (const auto& ns : spec.linux.namespaces) {
+      if (ns.path.empty() || (ns.type == "user") != user || ns.type == "pid") continue;
+      Fd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
+      if (::setns(fd.get(), namespace_flag(ns.type)) != 0)
+        throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
+    }
   }
 }
+
+// A PID namespace given by path. setns(CLONE_NEWPID) moves only the
+// children made after it, so the instance could not join it itself (its
+// command would stay in mult's): mult joins it for the instance's clone,
+// then returns to its own, so that its hooks' processes stay in it.
+class PidNamespaceForChild {
+ public:
+  explicit PidNamespaceForChild(const Spec& spec) {
+    const Namespace* ns = spec.linux.find_namespace("pid");
+    if (!ns || ns->path.empty()) return;
+    Fd target(::open(ns->path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!target) throw sys_error("namespace pid \"" + ns->path + "\"");
+    own_.reset(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+    if (!own_) throw sys_error("namespace pid: /proc/self/ns/pid");
+    if (::setns(target.get(), CLONE_NEWPID) != 0) {
+      int err = errno;
+      own_.reset();
+      throw sys_error("namespace pid \"" + ns->path + "\"", err);
+    }
+  }
+  ~PidNamespaceForChild() { restore(); }
+  void restore() {
+    if (own_) ::setns(own_.get(), CLONE_NEWPID);  // our active one: always allowed
+    own_.reset();
+  }
+
+ private:
+  Fd own_;
+};
 
 void set_time_offsets(const Spec& spec) {
   if (spec.linux.time_offsets.empty() || !spec.linux.has_namespace("time")) return;
@@ -145,13 +185,16 @@ std::string await_created(int sock) {
 }
 
 // Blocks until `mult-oci start` opens the start fifo (an O_PATH fd taken
-// before pivot_root) for reading.
-void wait_for_start(int fifo_fd) {
+// before pivot_root) for reading. The write end it returns stays open until
+// exec closes it: `start` waits for that end of file, and reads what
+// failed before it.
+Fd wait_for_start(int fifo_fd) {
   std::string path = "/proc/self/fd/" + std::to_string(fifo_fd);
   Fd fifo(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fifo) throw sys_error("start fifo");
   char c = '0';
   if (::write(fifo.get(), &c, 1) != 1) throw sys_error("start fifo");
+  return fifo;
 }
 
 // A pty made inside the instance becomes the command's terminal; its master
@@ -165,8 +208,15 @@ void attach_console(int console_socket) {
 
 // The instance's command, in a process of its own: limits, identity,
 // privileges, then exec. Never returns.
+// runc's order: what can fail (the identity and capabilities, the working
+// directory, finding the command) comes before OCI create returns, while
+// its errors still reach `create`; the seccomp filter comes as late as it
+// can, after the startContainer hooks. Without no_new_privs the filter
+// needs the privileges the identity change drops, so it goes first then.
 [[noreturn]] void run_process(const Spec& spec, const LaunchRequest& req, const Gates& gates) {
   const Process& p = *spec.process;
+  const SeccompProgram* filter = gates.seccomp ? &*gates.seccomp : nullptr;
+  Fd started;  // the start fifo, once `start` has released us: errors go there
   try {
     if (!p.terminal || gates.console_socket < 0) ::setsid();
     apply_rlimits(p);
@@ -174,21 +224,26 @@ void attach_console(int console_socket) {
     // The terminal exists by the end of OCI create: the console socket's
     // owner (conmon, containerd's shim) waits for it there.
     if (p.terminal && gates.console_socket >= 0) attach_console(gates.console_socket);
+    if (filter && !p.no_new_privileges) install_seccomp(*filter);
+    become_user_with_caps(p);
+    enter_cwd(p);
+    std::string command = find_command(p);
     if (gates.start_fifo >= 0) {
       // launch() returns now; an error after this is the command's exit status.
       if (::send(gates.sock, &kWaiting, 1, MSG_NOSIGNAL) != 1) throw sys_error("report created");
-      wait_for_start(gates.start_fifo);
+      started = wait_for_start(gates.start_fifo);
     }
     run_hooks(spec.hooks.start_container, gates.state_json, "startContainer");
-    become_process(p, gates.seccomp ? &*gates.seccomp : nullptr);
+    if (filter && p.no_new_privileges) install_seccomp(*filter);
     // Only 0, 1, 2 and the preserved fds cross into the command; ours close on exec.
     ::syscall(SYS_close_range, 3U + unsigned(req.preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
-    exec_process(p);
+    exec_command(command, p);
     int err = errno;
     fail_to_parent(gates.sock, err == ENOENT ? kExitNotFound : kExitNotExecutable,
-                   "exec \"" + p.args[0] + "\": " + std::strerror(err));
+                   "exec \"" + p.args[0] + "\": " + std::strerror(err), started.get());
   } catch (const Error& e) {
-    fail_to_parent(gates.sock, kExitRunFailed, e.what());
+    bool not_run = e.code() == kExitNotFound || e.code() == kExitNotExecutable;
+    fail_to_parent(gates.sock, not_run ? e.code() : kExitRunFailed, e.what(), started.get());
   }
 }
 
@@ -391,6 +446,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   uint64_t flags = clone_flags(spec);
   int pidfd = -1;
   int cgfd = inst.cgroup_.unified_fd();
+  PidNamespaceForChild pid_ns(spec);
   pid_t pid = clone_instance(flags, cgfd, &pidfd);
   if (pid < 0 && cgfd >= 0) {  // a hierarchy that refuses CLONE_INTO_CGROUP
     cgfd = -1;
@@ -401,6 +457,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
     ours.reset();
     build_instance(spec, req, theirs.get(), init_bin.get(), std::move(seccomp), cgroup_entry);
   }
+  pid_ns.restore();
   inst.pid_ = pid;
   inst.pidfd_.reset(pidfd);
   theirs.reset();

@@ -473,8 +473,12 @@ ContainerState Runtime::create(const CreateOptions& o) {
 }
 
 // Opens the start fifo for reading: the process blocked on it writes one
-// byte and goes on to exec its command.
-static void release_fifo(const std::string& fifo, const ContainerState& st) {
+// byte and goes on to its startContainer hooks and the exec of its
+// command. Its write end closes at that exec (O_CLOEXEC), or when it dies;
+// what comes before the end of file is why it failed. `released` is
+// called once the byte is read; this returns once the command is executed.
+static void release_fifo(const std::string& fifo, const ContainerState& st,
+                         const std::function<void()>& released) {
   // First: once the fifo is open the process may run, finish and be reaped.
   Fd pidfd = open_pidfd(st);
   if (!pidfd) throw Error("container " + quote(st.id) + ": its process exited before start");
@@ -484,35 +488,50 @@ static void release_fifo(const std::string& fifo, const ContainerState& st) {
     throw sys_error("start fifo " + fifo);
   }
   ::unlink(fifo.c_str());  // from now on the container counts as running
+  std::string got;
   for (;;) {
+    // Until its byte, the process may die without ever opening the fifo
+    // (no end of file then); after it, the fifo's end says everything.
     struct pollfd p[2] = {{fd.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
-    int r = ::poll(p, 2, -1);
+    int r = ::poll(p, got.empty() ? 2 : 1, -1);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) throw sys_error("start fifo");
-    if (p[0].revents & POLLIN) {
-      char c;
-      if (::read(fd.get(), &c, 1) == 1) return;
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char buf[4096];
+      ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n < 0) throw sys_error("start fifo");
+      if (n == 0) break;  // its command is executed (or it died)
+      bool first = got.empty();
+      got.append(buf, size_t(n));
+      if (first && released) released();
+      continue;
     }
-    if (p[1].revents & POLLIN)
+    if (got.empty() && (p[1].revents & POLLIN))
       throw Error("container " + quote(st.id) + ": its process exited before start");
-    if (p[0].revents & (POLLHUP | POLLERR))
-      throw Error("container " + quote(st.id) + ": start fifo closed without a byte");
   }
+  if (got.empty()) throw Error("container " + quote(st.id) + ": start fifo closed without a byte");
+  if (got.size() > 1) throw Error("container " + quote(st.id) + ": " + got.substr(1));
 }
 
 void Runtime::start(const std::string& id) {
   check_id(id);
   ContainerState st;
-  {
-    DirLock lock(dir(id), id);
-    st = state(id);
-    if (st.status == "stopped") throw Error("container " + quote(id) + " has stopped: cannot start it");
-    if (st.status != "created")
-      throw Error("container " + quote(id) + " is " + st.status + ", not created: cannot start it");
-    release_fifo(dir(id) + "/" + kFifo, st);
+  std::optional<DirLock> lock;
+  lock.emplace(dir(id), id);
+  st = state(id);
+  if (st.status == "stopped") throw Error("container " + quote(id) + " has stopped: cannot start it");
+  if (st.status != "created")
+    throw Error("container " + quote(id) + " is " + st.status + ", not created: cannot start it");
+  // Released, the container is running: the lock goes while its
+  // startContainer hooks run (delete --force must not wait for them).
+  release_fifo(dir(id) + "/" + kFifo, st, [&] {
     st.status = "running";
     write(st);
-  }
+    lock.reset();
+  });
+  lock.reset();
+  // After the exec, as the runtime-spec orders poststart.
   Spec spec = saved_spec(id);
   for (const std::string& failure : run_all_hooks(spec.hooks.poststart, st.to_json().dump(), "poststart"))
     warn(failure);

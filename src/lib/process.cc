@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "error.hh"
 #include "fd.hh"
@@ -33,6 +34,32 @@ void set_cap_flag(cap_t caps, cap_flag_t flag, const std::vector<int>& list) {
   std::vector<cap_value_t> vals(list.begin(), list.end());
   if (!vals.empty() && cap_set_flag(caps, flag, int(vals.size()), vals.data(), CAP_SET) != 0)
     throw sys_error("capabilities");
+}
+
+// After capset failed with EPERM: the capabilities asked for that this
+// process does not hold (permitted, or bounding for the inheritable set).
+std::string caps_not_held(const Capabilities& c) {
+  cap_t have = cap_get_proc();
+  std::vector<std::string> out;
+  auto note = [&](const std::string& name) {
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  };
+  for (const auto* list : {&c.effective, &c.permitted, &c.ambient, &c.inheritable}) {
+    for (const auto& name : *list) {
+      cap_value_t v = cap_value_t(capability_number(name));
+      cap_flag_value_t held = CAP_CLEAR;
+      if (have) cap_get_flag(have, v, CAP_PERMITTED, &held);
+      if (list == &c.inheritable && held != CAP_SET) {
+        if (have) cap_get_flag(have, v, CAP_INHERITABLE, &held);
+        if (held != CAP_SET && ::prctl(PR_CAPBSET_READ, v, 0, 0, 0) == 1) held = CAP_SET;
+      }
+      if (held != CAP_SET) note(name);
+    }
+  }
+  if (have) cap_free(have);
+  std::string s;
+  for (const auto& n : out) s += (s.empty() ? "" : ", ") + n;
+  return s;
 }
 
 bool all_digits(const std::string& s) {
@@ -102,15 +129,22 @@ void become_user_with_caps(const Process& process) {
       set_cap_flag(caps, CAP_EFFECTIVE, cap_numbers(c.effective));
       set_cap_flag(caps, CAP_PERMITTED, cap_numbers(c.permitted));
       set_cap_flag(caps, CAP_INHERITABLE, cap_numbers(c.inheritable));
-      if (cap_set_proc(caps) != 0) throw sys_error("capabilities");
+      if (cap_set_proc(caps) != 0) {
+        int err = errno;
+        std::string missing = err == EPERM ? caps_not_held(c) : "";
+        if (!missing.empty())
+          throw Error("capabilities " + missing + ": not held by the runtime (" +
+                      std::strerror(err) + ")");
+        throw sys_error("capabilities", err);
+      }
     } catch (...) {
       cap_free(caps);
       throw;
     }
     cap_free(caps);
-    for (int a : cap_numbers(c.ambient))
-      if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, a, 0, 0) != 0)
-        throw sys_error("ambient capability " + std::to_string(a));
+    for (const auto& name : c.ambient)
+      if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, capability_number(name), 0, 0) != 0)
+        throw sys_error("ambient capability " + name);
   }
   if (process.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     throw sys_error("no_new_privs");
@@ -127,28 +161,68 @@ void become_process(const Process& process, const SeccompProgram* filter) {
   if (filter && process.no_new_privileges) install_seccomp(*filter);
 }
 
-void exec_process(const Process& process) {
+namespace {
+
+// PATH of the process's environment, or the usual one.
+std::string path_of(const Process& process) {
+  std::string path_var = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : process.env)
+    if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);
+  return path_var;
+}
+
+std::vector<std::string> candidates(const Process& process) {
+  const std::string& cmd = process.args.at(0);
+  if (cmd.find('/') != std::string::npos) return {cmd};
+  std::vector<std::string> out;
+  for (const auto& dir : split_fields(path_of(process), ':'))
+    out.push_back((dir.empty() ? "." : dir) + "/" + cmd);
+  return out;
+}
+
+// 0 when execve could run `path` now, else what it would fail with.
+int exec_error(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return errno;
+  if (!S_ISREG(st.st_mode)) return EACCES;
+  // Effective IDs and capabilities, the noexec mount flag: execve's checks.
+  if (::faccessat(AT_FDCWD, path.c_str(), X_OK, AT_EACCESS) != 0) return errno;
+  return 0;
+}
+
+}  // namespace
+
+void exec_command(const std::string& path, const Process& process) {
   std::vector<char*> argv, envp;
   for (const auto& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  std::string path_var = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  for (const auto& e : process.env) {
-    envp.push_back(const_cast<char*>(e.c_str()));
-    if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);
-  }
+  for (const auto& e : process.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
-  const std::string& cmd = process.args.at(0);
-  if (cmd.find('/') != std::string::npos) {
-    ::execve(cmd.c_str(), argv.data(), envp.data());
+  ::execve(path.c_str(), argv.data(), envp.data());
+}
+
+void exec_process(const Process& process) {
+  if (process.args.at(0).find('/') != std::string::npos) {
+    exec_command(process.args[0], process);
     return;
   }
   int first_error = ENOENT;
-  for (const auto& dir : split_fields(path_var, ':')) {
-    std::string full = (dir.empty() ? "." : dir) + "/" + cmd;
-    ::execve(full.c_str(), argv.data(), envp.data());
+  for (const auto& path : candidates(process)) {
+    exec_command(path, process);
     if (errno != ENOENT && errno != ENOTDIR) first_error = errno;
   }
   errno = first_error;
+}
+
+std::string find_command(const Process& process) {
+  int first_error = ENOENT;
+  for (const auto& path : candidates(process)) {
+    int err = exec_error(path);
+    if (err == 0) return path;
+    if (err != ENOENT && err != ENOTDIR && first_error == ENOENT) first_error = err;
+  }
+  throw Error("exec \"" + process.args.at(0) + "\": " + std::strerror(first_error),
+              first_error == ENOENT ? kExitNotFound : kExitNotExecutable);
 }
 
 User resolve_user(const std::string& spec, const std::string& root) {

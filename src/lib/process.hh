@@ -34,6 +34,15 @@ void become_process(const Process& process, const SeccompProgram* filter);
 // Returns only on failure, with errno set.
 void exec_process(const Process& process);
 
+// args[0] looked up as exec_process would (PATH of the process's
+// environment, relative to the working directory): the path of an
+// executable file, checked with the current identity. Throws Error "exec
+// \"X\": <cause>" (code 127 when not found, 126 otherwise).
+std::string find_command(const Process& process);
+// Execs `path` (from find_command) with the process's args and environment.
+// Returns only on failure, with errno set.
+void exec_command(const std::string& path, const Process& process);
+
 // Looks `user` ("name", "uid", "uid:gid", "name:group") up in the
 // passwd/group files below `root` (never through NSS: the files may be
 // hostile). Fills uid, gid and the supplementary groups.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "oci_harness.hh"
+#include "process.hh"
 #include "tty.hh"
 
 namespace mult_it {
@@ -693,6 +694,210 @@ TEST_F(OciCli, RootlessLifecycleAsAnUnprivilegedUser) {
   EXPECT_EQ(r.status, 0) << r.describe();
   EXPECT_EQ(trim(as_nobody({"list", "-q"}).out), "");
   EXPECT_EQ(state_entries(state), std::vector<std::string>{}) << "left in the rootless state root";
+}
+
+
+// ---- errors of the process, caught at create ------------------------------
+
+// A capability this process (and so mult-oci) lacks in its bounding set:
+// capset cannot grant it. "" when it holds them all.
+std::string capability_not_held() {
+  std::string bnd;
+  for (const auto& line : split_lines(read_text("/proc/self/status")))
+    if (line.rfind("CapBnd:", 0) == 0) bnd = trim(line.substr(7));
+  if (bnd.empty()) return "";
+  unsigned long long mask = std::stoull(bnd, nullptr, 16);
+  CmdResult f = run_command({MULT_OCI_BIN, "features"});
+  if (f.status != 0) return "";
+  Json features = Json::parse(f.out);
+  for (const auto& name : features["linux"]["capabilities"]) {
+    int n = mult::capability_number(name.get<std::string>());
+    if (n >= 0 && n < 64 && !(mask & (1ULL << n))) return name.get<std::string>();
+  }
+  return "";
+}
+
+TEST_F(OciErrors, CapabilityTheHostLacksFailsCreate) {
+  std::string cap = capability_not_held();
+  if (cap.empty()) GTEST_SKIP() << "this process holds every capability in its bounding set";
+  std::string id = unique("nocap");
+  std::string b = make_bundle("b", {"sh", "-c", "touch /out/ran"}, [&](Json& c) {
+    for (const char* set : {"bounding", "effective", "permitted"})
+      c["process"]["capabilities"][set].push_back(cap);
+  });
+  auto mounts_before = mountinfo_lines();
+  CmdResult c = oci({"create", "-b", b, id});
+  EXPECT_NE(c.status, 0) << c.describe();
+  EXPECT_TRUE(contains(c.err, "capabilities") && contains(c.err, cap)) << c.describe();
+  EXPECT_EQ(split_lines(c.err).size(), 1u) << c.describe();
+  EXPECT_FALSE(path_exists(oci_root() + "/" + id)) << "state dir left";
+  EXPECT_EQ(cgroups_of(id), std::vector<std::string>{}) << "cgroup left";
+  EXPECT_EQ(mountinfo_lines(), mounts_before) << "mounts left";
+  EXPECT_TRUE(contains(oci({"state", id}).err, "does not exist"));
+  EXPECT_FALSE(path_exists(b + "/out/ran"));
+}
+
+TEST_F(OciErrors, MissingOrNonExecutableCommandFailsCreate) {
+  struct Case {
+    std::string cmd, cause;
+  };
+  for (const Case& k : {Case{"no-such-command-q", "No such file or directory"},
+                        Case{"/bin/no-such-command-q", "No such file or directory"},
+                        Case{"/etc/passwd", "Permission denied"},
+                        Case{"/etc", "Permission denied"}}) {
+    std::string id = unique("nocmd");
+    std::string b = make_bundle(id, {k.cmd});
+    CmdResult c = oci({"create", "-b", b, id});
+    EXPECT_NE(c.status, 0) << c.describe();
+    EXPECT_TRUE(contains(c.err, "exec \"" + k.cmd + "\": " + k.cause)) << c.describe();
+    EXPECT_FALSE(path_exists(oci_root() + "/" + id)) << "state dir left";
+    EXPECT_EQ(cgroups_of(id), std::vector<std::string>{}) << "cgroup left";
+  }
+  // Looked up in the container's PATH, relative to its cwd.
+  std::string id = unique("cmdpath");
+  std::string b = make_bundle("ok", {"busybox", "sh", "-c", "echo ran > /out/ran"}, [](Json& c) {
+    c["process"]["env"] = Json::array({"PATH=/nowhere:/bin"});
+  });
+  ASSERT_EQ(oci({"create", "-b", b, id}).status, 0);
+  ASSERT_EQ(oci({"start", id}).status, 0);
+  EXPECT_TRUE(wait_until([&] { return path_exists(b + "/out/ran"); }, 10));
+}
+
+// The identity change happens before create returns: the process still
+// waits on the start fifo, and startContainer hooks run, as its user.
+TEST_F(OciLifecycle, UserAndCapabilitiesBeforeStart) {
+  std::string id = unique("user");
+  std::string b = make_bundle("b", {"sh", "-c", "id -u > /out/uid; grep CapEff /proc/self/status > /out/caps"},
+                              [](Json& c) {
+                                c["process"]["user"] = {{"uid", 1000}, {"gid", 1000}};
+                                c["hooks"]["startContainer"] = Json::array(
+                                    {hook("id -u > /out/hook-uid")});
+                              });
+  ASSERT_EQ(::chmod((b + "/out").c_str(), 0777), 0);  // writable by the user
+  CmdResult c = oci({"create", "-b", b, id});
+  ASSERT_EQ(c.status, 0) << c.describe();
+  EXPECT_EQ(status(id), "created");
+  CmdResult s = oci({"start", id});
+  ASSERT_EQ(s.status, 0) << s.describe();
+  EXPECT_TRUE(wait_until([&] { return !read_text(b + "/out/caps").empty(); }, 10));
+  EXPECT_EQ(trim(read_text(b + "/out/uid")), "1000");
+  EXPECT_EQ(trim(read_text(b + "/out/hook-uid")), "1000");
+  EXPECT_TRUE(contains(read_text(b + "/out/caps"), "0000000000000000")) << read_text(b + "/out/caps");
+}
+
+
+// A PID (and time) namespace given by path: the container's process is in
+// it, not in mult-oci's; the runtime's hooks stay in the runtime's.
+TEST_F(OciLifecycle, JoinsPidAndTimeNamespacesByPath) {
+  std::string unshare = find_tool("unshare");
+  if (unshare.empty()) GTEST_SKIP() << "no unshare";
+  HostProcess& holder = spawn({unshare, "-pfT", "--kill-child", "--mount-proc", "sleep", "100"});
+  std::string children;
+  ASSERT_TRUE(wait_until([&] {
+    children = trim(read_text("/proc/" + std::to_string(holder.pid()) + "/task/" +
+                              std::to_string(holder.pid()) + "/children"));
+    return !children.empty();
+  }, 10)) << "unshare made no child";
+  std::string ns_dir = "/proc/" + split_words(children)[0] + "/ns/";
+  auto link = [](const std::string& p) {
+    char buf[128] = {};
+    ssize_t n = ::readlink(p.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, size_t(n)) : std::string();
+  };
+  ASSERT_NE(link(ns_dir + "pid"), link("/proc/self/ns/pid"));
+  std::string id = unique("pidns");
+  std::string hook_out = root_ + "/prestart-ns";
+  std::string b = make_bundle("b", {"sh", "-c", "readlink /proc/$$/ns/pid > /out/ns; readlink /proc/$$/ns/time >> /out/ns; echo $$ >> /out/ns"},
+                              [&](Json& c) {
+                                Json kept = Json::array();
+                                for (auto& n : c["linux"]["namespaces"])
+                                  if (n["type"] != "pid" && n["type"] != "time") kept.push_back(n);
+                                kept.push_back({{"type", "pid"}, {"path", ns_dir + "pid"}});
+                                kept.push_back({{"type", "time"}, {"path", ns_dir + "time"}});
+                                c["linux"]["namespaces"] = kept;
+                                c["hooks"]["prestart"] = Json::array(
+                                    {hook("readlink /proc/self/ns/pid > " + hook_out)});
+                              });
+  CmdResult c = oci({"create", "-b", b, id});
+  ASSERT_EQ(c.status, 0) << c.describe();
+  // The process itself, not only its children (setns(CLONE_NEWPID) alone).
+  std::string pid = std::to_string(state(id)["pid"].get<int>());
+  EXPECT_EQ(link("/proc/" + pid + "/ns/pid"), link(ns_dir + "pid"));
+  EXPECT_EQ(link("/proc/" + pid + "/ns/time"), link(ns_dir + "time"));
+  ASSERT_EQ(oci({"start", id}).status, 0);
+  ASSERT_TRUE(wait_status(id, "stopped"));
+  auto lines = split_lines(read_text(b + "/out/ns"));
+  ASSERT_EQ(lines.size(), 3u) << read_text(b + "/out/ns");
+  EXPECT_EQ(lines[0], link(ns_dir + "pid"));
+  EXPECT_EQ(lines[1], link(ns_dir + "time"));
+  EXPECT_NE(lines[2], "1") << "PID 1 of the joined namespace is the sleep";
+  EXPECT_EQ(trim(read_text(hook_out)), link("/proc/self/ns/pid")) << "a prestart hook ran in the joined namespace";
+  EXPECT_EQ(oci({"delete", id}).status, 0);
+
+  // A path that is no PID namespace: a clear error, nothing made.
+  std::string bad = unique("badpidns");
+  std::string bb = make_bundle("bad", {"true"}, [&](Json& c) {
+    for (auto& n : c["linux"]["namespaces"])
+      if (n["type"] == "pid") n["path"] = ns_dir + "net";
+  });
+  CmdResult e = oci({"create", "-b", bb, bad});
+  EXPECT_NE(e.status, 0);
+  EXPECT_TRUE(contains(e.err, "namespace pid \"" + ns_dir + "net\"")) << e.describe();
+  EXPECT_FALSE(path_exists(oci_root() + "/" + bad));
+  EXPECT_EQ(cgroups_of(bad), std::vector<std::string>{});
+}
+
+
+// poststart runs once the command is executed: /proc/PID/exe of the
+// container's process names the command by then, not mult-oci, even when a
+// startContainer hook keeps the process a while before its exec.
+TEST_F(OciHooks, PoststartRunsAfterTheExec) {
+  std::string id = unique("poststart");
+  std::string log = root_ + "/exe";
+  std::string b = make_bundle("b", {"sleep", "100"}, [&](Json& c) {
+    c["hooks"]["startContainer"] = Json::array({hook("sleep 0.5")});
+    c["hooks"]["poststart"] = Json::array(
+        {hook("pid=$(sed 's/.*\"pid\":\\([0-9]*\\).*/\\1/'); readlink /proc/$pid/exe > " + log)});
+  });
+  ASSERT_EQ(oci({"create", "-b", b, id}).status, 0);
+  CmdResult s = oci({"start", id});
+  ASSERT_EQ(s.status, 0) << s.describe();
+  std::string exe = trim(read_text(log));
+  EXPECT_TRUE(!exe.empty() && !contains(exe, "mult") && contains(exe, "busybox")) << "poststart saw " << exe;
+  EXPECT_EQ(status(id), "running");
+}
+
+// What fails between start and the exec fails start, named.
+TEST_F(OciErrors, FailureBeforeTheExecFailsStart) {
+  // The command, there at create, gone by start.
+  std::string id = unique("gone");
+  std::string b = make_bundle("b", {"/out/cmd"});
+  write_text(b + "/out/cmd", "#!/bin/sh\ntouch /out/ran\n");
+  ASSERT_EQ(::chmod((b + "/out/cmd").c_str(), 0755), 0);
+  CmdResult c = oci({"create", "-b", b, id});
+  ASSERT_EQ(c.status, 0) << c.describe();
+  ASSERT_EQ(::unlink((b + "/out/cmd").c_str()), 0);
+  CmdResult s = oci({"start", id});
+  EXPECT_NE(s.status, 0) << s.describe();
+  EXPECT_TRUE(contains(s.err, "container \"" + id + "\"") && contains(s.err, "exec \"/out/cmd\"") &&
+              contains(s.err, "No such file or directory"))
+      << s.describe();
+  EXPECT_TRUE(wait_status(id, "stopped"));
+  EXPECT_EQ(oci({"delete", id}).status, 0);
+
+  // A failing startContainer hook.
+  std::string id2 = unique("badstart");
+  std::string b2 = make_bundle("b2", {"sh", "-c", "touch /out/ran"}, [&](Json& c) {
+    c["hooks"]["startContainer"] = Json::array({hook("exit 3")});
+  });
+  ASSERT_EQ(oci({"create", "-b", b2, id2}).status, 0);
+  CmdResult s2 = oci({"start", id2});
+  EXPECT_NE(s2.status, 0) << s2.describe();
+  EXPECT_TRUE(contains(s2.err, "container \"" + id2 + "\"") && contains(s2.err, "startContainer[0]") &&
+              contains(s2.err, "status 3"))
+      << s2.describe();
+  EXPECT_FALSE(path_exists(b2 + "/out/ran"));
+  EXPECT_TRUE(wait_status(id2, "stopped"));
 }
 
 }  // namespace
