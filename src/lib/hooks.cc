@@ -61,10 +61,15 @@ void run_hook(const Hook& h, size_t i, const std::string& state_json, const char
     ::_exit(127);
   }
   rd.reset();
-  // The hook may not read its stdin at all: a full pipe must not block us.
-  ::signal(SIGPIPE, SIG_IGN);
+  // The hook may not read its stdin at all: a closed pipe must not kill us.
+  // SIGPIPE is ignored for this write alone: startContainer hooks run in
+  // the container's process, whose command would inherit SIG_IGN.
+  struct sigaction ign {}, old {};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ign, &old);
   ssize_t ignored = ::write(wr.get(), state_json.data(), state_json.size());
   (void)ignored;
+  ::sigaction(SIGPIPE, &old, nullptr);
   wr.reset();
   int status = wait_with_timeout(pid, h.timeout.value_or(0));
   if (status == -1)

@@ -851,6 +851,21 @@ TEST_F(OciLifecycle, JoinsPidAndTimeNamespacesByPath) {
 // poststart runs once the command is executed: /proc/PID/exe of the
 // container's process names the command by then, not mult-oci, even when a
 // startContainer hook keeps the process a while before its exec.
+// A startContainer hook runs in the container's process: writing it the
+// state must not leave SIGPIPE ignored in the command that process execs.
+TEST_F(OciHooks, StartContainerHookLeavesSignalsAsTheyWere) {
+  std::string id = unique("sigpipe");
+  std::string b = make_bundle("b", {"grep", "SigIgn", "/proc/self/status"}, [&](Json& c) {
+    c["hooks"]["startContainer"] = Json::array({hook("exec 0<&-; true")});
+  });
+  CmdResult r = oci({"run", "--bundle", b, id});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  auto words = split_words(r.out);
+  ASSERT_EQ(words.size(), 2u) << r.describe();
+  unsigned long long ignored = std::stoull(words[1], nullptr, 16);
+  EXPECT_EQ(ignored & (1ull << (SIGPIPE - 1)), 0u) << "SIGPIPE ignored in the command: " << r.out;
+}
+
 TEST_F(OciHooks, PoststartRunsAfterTheExec) {
   std::string id = unique("poststart");
   std::string log = root_ + "/exe";
