@@ -851,6 +851,25 @@ TEST_F(OciLifecycle, JoinsPidAndTimeNamespacesByPath) {
 // poststart runs once the command is executed: /proc/PID/exe of the
 // container's process names the command by then, not mult-oci, even when a
 // startContainer hook keeps the process a while before its exec.
+// A seccomp profile written before faccessat2 existed (Linux 5.8) denies
+// it with EPERM, as runc's old default did; glibc uses it for the command's
+// lookup before create returns. That is no answer: create goes on and
+// execve decides.
+TEST_F(OciLifecycle, ProfileDenyingFaccessat2StillRuns) {
+  std::string id = unique("faccessat2");
+  std::string b = make_bundle("b", {"sh", "-c", "echo ran"}, [](Json& c) {
+    c["process"]["noNewPrivileges"] = false;  // the filter goes in before the lookup then
+    c["linux"]["seccomp"] = {
+        {"defaultAction", "SCMP_ACT_ALLOW"},
+        {"syscalls", Json::array({{{"names", Json::array({"faccessat2"})},
+                                   {"action", "SCMP_ACT_ERRNO"},
+                                   {"errnoRet", 1}}})}};
+  });
+  CmdResult r = oci({"run", "--bundle", b, id});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(trim(r.out), "ran") << r.describe();
+}
+
 // A startContainer hook runs in the container's process: writing it the
 // state must not leave SIGPIPE ignored in the command that process execs.
 TEST_F(OciHooks, StartContainerHookLeavesSignalsAsTheyWere) {
