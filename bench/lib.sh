@@ -104,8 +104,9 @@ spec["root"] = {"path": sys.argv[2], "readonly": True}
 spec["process"]["args"] = json.loads(sys.argv[3])
 spec["process"]["terminal"] = False
 # `crun spec` asks for ambient capabilities with an empty inheritable set,
-# so they cannot be raised: crun and runc ignore the failed raise, mult-oci
-# (so far) exits 125. Inheritable = ambient makes the bundle valid for all.
+# which the kernel cannot raise: crun, runc and mult-oci leave them out
+# (mult-oci with a warning). Inheritable = ambient runs the same bundle
+# quietly everywhere.
 caps = spec["process"].get("capabilities", {})
 if caps.get("ambient"):
     caps["inheritable"] = list(caps["ambient"])

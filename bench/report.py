@@ -355,29 +355,21 @@ def findings_md(res):
     host = json.load(open(hp)) if os.path.exists(hp) else {}
     rm_batch = host.get("rm_batch", 100)
     libs = host.get("mult_libs", [])
-    netlibs = [l.split(".so")[0] for l in libs if l.startswith(("libnftables", "libnftnl", "libxtables",
-                                                                 "libgmp", "libjansson", "libmnl"))]
-    discard = "discard" in host.get("fs_state", "")
-    run_same = host.get("fs_run", "").startswith("/ ")
     out = []
 
     # exec
     ex, ns, cex = g("exec", "mult"), g("exec", "nsenter"), g("exec", "crun")
-    procs = strace_ms(res, "exec", "write(cgroup.procs)")
-    procs_max = strace_ms(res, "exec", "write(cgroup.procs)", "max_ms")
     move, nomove = g("profile", "cg-move"), g("profile", "cg-nomove")
     mv = move - nomove if move is not None and nomove is not None else None
     out.append(
-        f"- **exec ({fmt(ex)} ms; nsenter {fmt(ns)}, crun exec {fmt(cex)}): mult moves itself into the "
-        f"instance's cgroup.** `enter_instance` writes mult's own PID to the instance's `cgroup.procs` "
-        f"(`Cgroup::add_process(getpid())`, shared by `mult-oci exec`) before it joins the namespaces. Under "
-        f"strace that write takes {fmt(procs)} ms per exec (median), up to {fmt(procs_max)} ms; timed alone, "
-        f"after 50 ms without cgroup writes, a migration costs {fmt(mv)} ms. A cgroup v2 migration takes "
-        f"`cgroup_threadgroup_rwsem` for writing, a per-CPU rwsem that waits for an RCU grace period unless "
-        f"another writer went through moments before, so an exec now and then pays it each time. `mult run` "
-        f"already avoids it with `clone3(CLONE_INTO_CGROUP)`; exec can too: join the namespaces, then clone3 "
-        f"the child into the instance's cgroup fd instead of moving mult. (`mult-oci exec` goes through the "
-        f"same `enter_instance` and write; {fmt(g('exec', 'mult-oci'))} ms in this run.)")
+        f"- **exec ({fmt(ex)} ms; nsenter {fmt(ns)}, crun exec {fmt(cex)}).** The entering process is "
+        f"cloned straight into the instance's cgroup v2 cgroup (`clone3(CLONE_INTO_CGROUP)`) and moves "
+        f"itself into its v1 cgroups by writing 0 to their `tasks` files, so mult itself never migrates: "
+        f"a migration by pid, as crun's exec does, costs {fmt(mv)} ms here after 50 ms without cgroup "
+        f"writes (the cgroup lock waits for an RCU grace period). What exec costs over nsenter is mult's "
+        f"own start (`mult --version` {fmt(g('profile', 'version'))} ms) and what nsenter does not do: read "
+        f"the instance's config, install its seccomp filter, drop capabilities. (`mult-oci exec` shares "
+        f"the code: {fmt(g('exec', 'mult-oci'))} ms in this run.)")
 
     # run to exit
     run, floor, crun = g("start", "mult"), g("start", "unshare-floor"), g("start", "crun")
@@ -412,21 +404,20 @@ def findings_md(res):
                     "recently_deleted" in hot else "") + f"), {ld:.0f} % in the dynamic loader, "
                    f"and {cp.get('cacheinfo_pct', 0):.0f} % in glibc's start-up probing of cache sizes "
                    f"(`intel_check_word`, `handle_intel`: `cpuid`, which traps to the hypervisor on a VM) in "
-                   f"each of mult, mult-init and the command; a mult-init without glibc (musl, or no libc) "
-                   f"would drop its share.")
+                   f"mult and in the command (mult-init is built against musl, which does no such probing).")
     if sub is not None and nomove is not None:
         sub_alone = sub - nomove
     out.append(
         f"- **run to exit ({fmt(run)} ms; floor {fmt(floor)}, crun {fmt(crun)}).** On the CPU mult's run "
         f"costs {fmt(cpu(r_mult))} ms (user + system, all its processes) against {fmt(cpu(r_floor))} ms for "
         f"the floor; `mult --version` alone takes {fmt(ver)} ms ({len(libs)} shared libraries are loaded and "
-        f"relocated on every command, {', '.join(netlibs) or 'none'} among them, which only networking "
-        f"needs). " + cpu_txt + " The rest is waiting. Off the CPU, per run in this run: "
-        f"{fmt(disc['per_run_ms'] if disc else None)} ms in `blkdev_issue_discard` (removing the "
-        f"instance's state files" + (": the state directory's file system is mounted with `discard`, "
-                                     "which discards freed blocks synchronously" if discard else "") +
-        ("; /run is on the same file system here, so the default state directory pays it too" if run_same
-         else "") + "; a tmpfs for run-time state, or no per-run files for `mult run`, avoids it); "
+        f"relocated on every command: {', '.join(l.split('.so')[0] for l in libs) or 'none'}; libnftables "
+        f"and libseccomp are opened only when a network or an uncached filter needs them). " + cpu_txt + " The rest is waiting. Off the CPU, per run in this run: "
+        + (f"{fmt(disc['per_run_ms'])} ms in `blkdev_issue_discard` (removing the instance's state "
+           f"files on a file system mounted with `discard`); " if disc else
+           "no waits on the state files: they are on a tmpfs here, as /run usually is (this VM's /run is "
+           "ext4 without a journal, whose inode allocator scans every inode freed in the last 5 s: a loop "
+           "of runs there pays for its own churn); ") +
         f"{fmt(rcu_ms)} ms in "
         f"`synchronize_rcu_expedited` (RCU grace periods: the detach of the old root after `pivot_root`, "
         f"which crun and runc do too and the floor does not, and the mount namespace's teardown); {fmt(pre['per_run_ms'] if pre else None)} ms preempted (the load); "
@@ -456,14 +447,15 @@ def findings_md(res):
             f"mean 10 ms each.** Each `mult run -d` is a whole start, with the waits above. `mult rm -f` with "
             f"{rm_batch} names kills and waits for one instance after another, then removes its cgroup and "
             f"state: {fmt(rmc, '.0f')} system calls per instance ({rmtop}; the state directory's parents "
-            f"are `mkdir`ed again for every name), and removing state files can wait for ext4's synchronous "
-            f"discard (above). Killing every named instance first and reaping them together, creating the "
-            f"directories once, and a tmpfs for state would cut it. Memory: the instances' processes are "
+            f"are `mkdir`ed again for every name). Memory: the instances' processes are "
             f"{d['pss_per_instance_kib']:.0f} KiB Pss each (mult-init and sleep); the kernel holds more: "
             f"{k['Slab']:.0f} KiB slab, {k['KernelStack']:.0f} KiB stacks and {k['PageTables']:.0f} KiB page "
             f"tables per instance. The network namespace (loopback only) accounts for {fmt(netns, '.0f')} "
-            f"KiB of slab per instance (default against `--net host`), so ≤ 400 KiB needs instances "
-            f"without a network namespace of their own (or a shared one).")
+            f"KiB of slab per instance (default against `--net host`): the kernel's per-namespace state "
+            f"(loopback device, IPv4 and IPv6 tables, per-namespace sysctl tables, /proc/net entries, "
+            f"kernel sockets), which mult cannot shrink. With it, ≤ 400 KiB per instance would need "
+            f"instances without a network stack of their own; every instance has one, as this project "
+            f"promises.")
 
     # footprint
     f, _ = load(res, "footprint", "rss-mult")
@@ -472,9 +464,11 @@ def findings_md(res):
         top = ", ".join(f"{os.path.basename(n) if n.startswith('/') else n} {v}" for n, v in m["by_mapping"][:6])
         out.append(
             f"- **peak RSS {f['median_kib']:.0f} KiB (target 2048).** Little of it is mult's own memory: "
-            f"{m['rollup'].get('Anonymous')} KiB is anonymous; the rest is pages of mapped files ({top} KiB). "
-            f"A smaller binary (libnftables and its dependencies only when the network needs them, e.g. "
-            f"dlopen; `-Wl,--gc-sections`; `-Os` for the cold paths) is the way under 2 MiB.")
+            f"{m['rollup'].get('Anonymous')} KiB is anonymous; the rest is pages of mapped files ({top} KiB), "
+            f"shared with every other process that maps them, and brought in by the kernel 64 KiB around "
+            f"each page fault. The faces are built `-Os` with `--gc-sections`, libnftables and libseccomp "
+            f"are opened only when needed and no libm or iostreams are linked; a statically linked mult "
+            f"measured 1560 KiB, but Debian has no static libmnl.")
 
     # seccomp
     o, _ = load(res, "overhead", "syscalls")
@@ -499,11 +493,6 @@ def findings_md(res):
             f"- **mult-oci.** {c['failed']} of {c['failed'] + len(c['times'])} create/start cycles failed: "
             f"`start` said \"its process exited before start\" (crun and runc: none on the same bundle); "
             f"their times are left out of its median.")
-    out.append(
-        "- **mult-oci and `crun spec` bundles.** The default bundle of `crun spec` asks for ambient "
-        "capabilities with an empty inheritable set; crun and runc ignore the failed ambient raise, mult-oci "
-        "exits 125 without a message. The bundles here set inheritable = ambient so that every runtime runs "
-        "the same bundle.")
     return "\n".join(out)
 
 

@@ -20,6 +20,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <optional>
 
 #include "cgroup_instance.hh"
@@ -128,6 +129,24 @@ class PidFile {
 
 // What the spec asks for that this host (or mult) cannot give: refused
 // before anything is made.
+// The kernel raises an ambient capability only if it is also inheritable.
+// runc and crun skip the others (and `crun spec` writes such a bundle): so
+// does mult-oci, with a warning on its own stderr, not the container's.
+void drop_unraisable_ambient(Spec& spec, const std::string& id,
+                             const std::function<void(const std::string&)>& warn) {
+  if (!spec.process || !spec.process->capabilities) return;
+  Capabilities& c = *spec.process->capabilities;
+  std::vector<std::string> kept;
+  for (const auto& cap : c.ambient) {
+    if (std::find(c.inheritable.begin(), c.inheritable.end(), cap) != c.inheritable.end())
+      kept.push_back(cap);
+    else
+      warn("container " + quote(id) + ": ambient capability " + cap +
+           " is not inheritable, so it cannot be raised: left out");
+  }
+  c.ambient = std::move(kept);
+}
+
 void check_host_support(const Spec& spec) {
   // The root, the mounts and pivot_root happen in the container's mount
   // namespace; without one of its own (or one given by path) they would
@@ -375,7 +394,8 @@ struct Made {
 }  // namespace
 
 static Made make_container(const std::string& dir, const std::string& seccomp_cache,
-                           const CreateOptions& o, bool relay_terminal) {
+                           const CreateOptions& o, bool relay_terminal,
+                           const std::function<void(const std::string&)>& warn) {
   ContainerState st;
   st.id = o.id;
   st.created = rfc3339_now();
@@ -394,6 +414,7 @@ static Made make_container(const std::string& dir, const std::string& seccomp_ca
   st.rootfs = absolute(root_path);
   spec.root.path = st.rootfs;
   check_host_support(spec);
+  drop_unraisable_ambient(spec, o.id, warn);
   st.annotations = spec.annotations;
   // Rootless: below the user's delegated cgroup; without one (runc
   // --rootless alike) no cgroup, so no limits. No device rules rootless,
@@ -464,7 +485,8 @@ ContainerState Runtime::create(const CreateOptions& o) {
   if (file_exists(dir(o.id))) throw Error("container " + quote(o.id) + " already exists");
   Created created(*this, o.id);
   PidFile pid_file(o.pid_file);
-  Made m = make_container(dir(o.id), seccomp_cache(), o, /*relay_terminal=*/false);
+  Made m = make_container(dir(o.id), seccomp_cache(), o, /*relay_terminal=*/false,
+                          [this](const std::string& m) { warn(m); });
   write(m.state);
   pid_file.write(m.state.pid);
   m.instance.release();
@@ -545,7 +567,8 @@ int Runtime::run(const CreateOptions& o, bool detach, bool keep) {
   {
     Created created(*this, o.id);
     PidFile pid_file(o.pid_file);
-    m.emplace(make_container(dir(o.id), seccomp_cache(), o, /*relay_terminal=*/!detach));
+    m.emplace(make_container(dir(o.id), seccomp_cache(), o, /*relay_terminal=*/!detach,
+                              [this](const std::string& m) { warn(m); }));
     write(m->state);
     pid_file.write(m->state.pid);
     created.commit();

@@ -870,6 +870,26 @@ TEST_F(OciLifecycle, ProfileDenyingFaccessat2StillRuns) {
   EXPECT_EQ(trim(r.out), "ran") << r.describe();
 }
 
+// `crun spec` writes ambient capabilities with an empty inheritable set; the
+// kernel cannot raise those, and runc and crun leave them out: so does
+// mult-oci, with a warning on its own stderr.
+TEST_F(OciLifecycle, AmbientCapabilitiesThatCannotBeRaisedAreLeftOut) {
+  std::string id = unique("ambient");
+  std::string b = make_bundle("b", {"grep", "CapAmb", "/proc/self/status"}, [](Json& c) {
+    c["process"]["capabilities"]["ambient"] = Json::array({"CAP_KILL", "CAP_CHOWN"});
+    c["process"]["capabilities"]["inheritable"] = Json::array({"CAP_CHOWN"});
+    for (const char* set : {"bounding", "effective", "permitted"})
+      c["process"]["capabilities"][set] = Json::array({"CAP_KILL", "CAP_CHOWN"});
+  });
+  CmdResult r = oci({"run", "--bundle", b, id});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.err, "ambient capability CAP_KILL is not inheritable")) << r.describe();
+  EXPECT_FALSE(contains(r.out, "CAP_KILL")) << r.describe();
+  auto words = split_words(r.out);
+  ASSERT_EQ(words.size(), 2u) << r.describe();
+  EXPECT_EQ(std::stoull(words[1], nullptr, 16), 1ull << 0) << "CAP_CHOWN (0) alone is ambient: " << r.out;
+}
+
 // A startContainer hook runs in the container's process: writing it the
 // state must not leave SIGPIPE ignored in the command that process execs.
 TEST_F(OciHooks, StartContainerHookLeavesSignalsAsTheyWere) {
