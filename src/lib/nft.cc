@@ -6,12 +6,11 @@
 // every start of mult and mult-oci.
 #include "nft.hh"
 
-#include <dlfcn.h>
 #include <nftables/libnftables.h>
 
 #include <string>
-#include <type_traits>
 
+#include "dl.hh"
 #include "error.hh"
 
 namespace mult {
@@ -30,31 +29,16 @@ struct NftApi {
 
 namespace {
 
-
-// Fills `api` from `soname`; "" or why not. The library stays loaded: its
-// contexts may live until exit, and unloading saves nothing that matters.
+// Fills `api` from `soname`; "" or why not.
 std::string load_nft_api(const char* soname, NftApi& api) {
-  void* lib = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    const char* why = ::dlerror();
-    return std::string("cannot load ") + soname + (why ? std::string(" (") + why + ")" : "");
-  }
-  auto get = [&](auto& fn, const char* name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
-    return fn != nullptr;
-  };
-  for (auto ok : {get(api.ctx_new, "nft_ctx_new"), get(api.ctx_free, "nft_ctx_free"),
-                  get(api.buffer_output, "nft_ctx_buffer_output"),
-                  get(api.buffer_error, "nft_ctx_buffer_error"),
-                  get(api.output_set_flags, "nft_ctx_output_set_flags"),
-                  get(api.run_cmd_from_buffer, "nft_run_cmd_from_buffer"),
-                  get(api.get_output_buffer, "nft_ctx_get_output_buffer"),
-                  get(api.get_error_buffer, "nft_ctx_get_error_buffer")})
-    if (!ok) {
-      ::dlclose(lib);
-      return std::string(soname) + " lacks the functions mult uses (too old?)";
-    }
-  return "";
+  return load_library(soname, std::pair{&api.ctx_new, "nft_ctx_new"},
+                      std::pair{&api.ctx_free, "nft_ctx_free"},
+                      std::pair{&api.buffer_output, "nft_ctx_buffer_output"},
+                      std::pair{&api.buffer_error, "nft_ctx_buffer_error"},
+                      std::pair{&api.output_set_flags, "nft_ctx_output_set_flags"},
+                      std::pair{&api.run_cmd_from_buffer, "nft_run_cmd_from_buffer"},
+                      std::pair{&api.get_output_buffer, "nft_ctx_get_output_buffer"},
+                      std::pair{&api.get_error_buffer, "nft_ctx_get_error_buffer"});
 }
 
 // libnftables, loaded once per process; throws Error("nftables is not

@@ -2,7 +2,6 @@
 // of compiled programs, and installing a program.
 #include "seccomp.hh"
 
-#include <dlfcn.h>
 #include <elf.h>
 #include <fcntl.h>
 #include <link.h>
@@ -22,8 +21,8 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <type_traits>
 
+#include "dl.hh"
 #include "error.hh"
 #include "fd.hh"
 
@@ -158,28 +157,15 @@ struct SeccompApi {
   decltype(&::seccomp_export_bpf) export_bpf;
 };
 
-// Fills `api`; "" or why not. The library stays loaded.
+// Fills `api`; "" or why not.
 std::string load_seccomp_api(SeccompApi& api) {
-  constexpr const char* kSoname = "libseccomp.so.2";
-  void* lib = ::dlopen(kSoname, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    const char* why = ::dlerror();
-    return std::string("cannot load ") + kSoname + (why ? std::string(" (") + why + ")" : "");
-  }
-  auto get = [&](auto& fn, const char* name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
-    return fn != nullptr;
-  };
-  for (bool ok : {get(api.init, "seccomp_init"), get(api.release, "seccomp_release"),
-                  get(api.arch_add, "seccomp_arch_add"), get(api.attr_set, "seccomp_attr_set"),
-                  get(api.resolve_name, "seccomp_syscall_resolve_name"),
-                  get(api.rule_add_array, "seccomp_rule_add_array"),
-                  get(api.export_bpf, "seccomp_export_bpf")})
-    if (!ok) {
-      ::dlclose(lib);
-      return std::string(kSoname) + " lacks the functions mult uses (too old?)";
-    }
-  return "";
+  return load_library("libseccomp.so.2", std::pair{&api.init, "seccomp_init"},
+                      std::pair{&api.release, "seccomp_release"},
+                      std::pair{&api.arch_add, "seccomp_arch_add"},
+                      std::pair{&api.attr_set, "seccomp_attr_set"},
+                      std::pair{&api.resolve_name, "seccomp_syscall_resolve_name"},
+                      std::pair{&api.rule_add_array, "seccomp_rule_add_array"},
+                      std::pair{&api.export_bpf, "seccomp_export_bpf"});
 }
 
 // Throws Error("linux.seccomp: libseccomp is not available: ...").

@@ -1,0 +1,44 @@
+// Libraries opened when first needed (dlopen) instead of by the loader at
+// every start: libnftables for networks, libseccomp to compile a filter.
+#pragma once
+#include <dlfcn.h>
+
+#include <string>
+#include <utility>
+
+namespace mult {
+
+// dlopen(soname) for good; nullptr and *why ("cannot load X (reason)") when
+// it cannot be.
+inline void* open_library(const char* soname, std::string* why) {
+  void* lib = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char* reason = ::dlerror();
+    *why = std::string("cannot load ") + soname + (reason ? std::string(" (") + reason + ")" : "");
+  }
+  return lib;
+}
+
+// Points `fn` at `lib`'s function `name`; false when the library lacks it.
+template <typename Fn>
+bool find_function(void* lib, Fn& fn, const char* name) {
+  fn = reinterpret_cast<Fn>(::dlsym(lib, name));
+  return fn != nullptr;
+}
+
+// Opens `soname` and points each function pointer of `fns` (pairs of a
+// pointer's address and the function's name) at it: "" or why not. The
+// library stays loaded.
+template <typename... Fns>
+std::string load_library(const char* soname, std::pair<Fns*, const char*>... fns) {
+  std::string why;
+  void* lib = open_library(soname, &why);
+  if (!lib) return why;
+  if (!(find_function(lib, *fns.first, fns.second) && ...)) {
+    ::dlclose(lib);
+    return std::string(soname) + " lacks the functions mult uses (too old?)";
+  }
+  return "";
+}
+
+}  // namespace mult
