@@ -739,8 +739,9 @@ TEST_F(CgroupHostTest, NewProcessEntersItsV1HierarchiesItself) {
   } catch (const Error& err) {
     e = err.what();
   }
-  if (layout_.v1_for("freezer") || layout_.v1_for("memory"))
+  if (layout_.v1_for("freezer") || layout_.v1_for("memory")) {
     EXPECT_TRUE(e.starts_with("cgroup \"" + path_ + "\": enter ")) << e;
+  }
   expect_all_gone(layout_);
 }
 
