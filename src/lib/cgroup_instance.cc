@@ -14,6 +14,7 @@
 #include "cgroup_devices.hh"
 #include "error.hh"
 #include "store.hh"
+#include "text.hh"
 
 namespace mult {
 
@@ -38,19 +39,12 @@ std::string not_owned(const std::string& dir, const std::string& path, uid_t uid
   return "";
 }
 
-// The words of a cgroup file ("cpu memory pids").
+// The words of a cgroup file ("cpu memory pids\n").
 std::vector<std::string> words(const std::string& file) {
   std::string text;
-  std::vector<std::string> out;
-  if (try_read_file(file, text) != 0) return out;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t end = text.find_first_of(" \n", i);
-    if (end == std::string::npos) end = text.size();
-    if (end > i) out.emplace_back(text, i, end - i);
-    i = end + 1;
-  }
-  return out;
+  if (try_read_file(file, text) != 0) return {};
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return split_fields(text, ' ');
 }
 
 bool has(const std::vector<std::string>& v, std::string_view s) {
@@ -82,13 +76,8 @@ Delegation find_delegation(const CgroupLayout& layout, const std::string& proc_c
   }
   // "0::/a/b": this process's cgroup2 cgroup.
   std::string own;
-  for (size_t i = 0; i < text.size();) {
-    size_t nl = text.find('\n', i);
-    if (nl == std::string::npos) nl = text.size();
-    std::string_view line(text.data() + i, nl - i);
-    if (line.starts_with("0::")) own = std::string(line.substr(3));
-    i = nl + 1;
-  }
+  for (const std::string& line : split_fields(text, '\n'))
+    if (line.starts_with("0::")) own = line.substr(3);
   if (own.empty() || own.front() != '/') {
     d.missing = proc_cgroup + " names no cgroup2 cgroup";
     return d;

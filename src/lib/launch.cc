@@ -424,6 +424,11 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
     throw Error("rootfs \"" + rootfs + "\": must be an absolute path");
   if (::stat(rootfs.c_str(), &st) != 0) throw sys_error("rootfs \"" + rootfs + "\"");
   if (!S_ISDIR(st.st_mode)) throw Error("rootfs \"" + rootfs + "\": not a directory");
+  // The root, the mounts and pivot_root happen in the instance's mount
+  // namespace; without one of its own (or one given by path) they would
+  // happen in the caller's and re-root every process in it.
+  if (!spec.linux.has_namespace("mount"))
+    throw Error("linux.namespaces: no mount namespace: an instance needs one (new, or given by path)");
 
   Instance inst;
   // Limits and the device list, in force from the instance's first instruction.

@@ -147,12 +147,12 @@ void drop_unraisable_ambient(Spec& spec, const std::string& id,
   c.ambient = std::move(kept);
 }
 
+// The cgroup a root container of `spec` gets: its cgroupsPath, or mult-oci/ID.
+std::string container_cgroup_path(const Spec& spec, const std::string& id) {
+  return spec.linux.cgroups_path.empty() ? "mult-oci/" + id : spec.linux.cgroups_path;
+}
+
 void check_host_support(const Spec& spec) {
-  // The root, the mounts and pivot_root happen in the container's mount
-  // namespace; without one of its own (or one given by path) they would
-  // happen in the caller's, and re-root every process in it.
-  if (!spec.linux.has_namespace("mount"))
-    throw Error("linux.namespaces: no mount namespace: a container needs one (new, or given by path)");
   if (spec.process && !spec.process->apparmor_profile.empty() &&
       read_small("/sys/module/apparmor/parameters/enabled") != "Y")
     throw Error("process.apparmorProfile " + quote(spec.process->apparmor_profile) +
@@ -359,6 +359,8 @@ namespace {
 // The runtime supplies the default devices (runtime-spec config-linux.md):
 // where the config restricts devices (engines send a lone "deny all" and
 // count on the runtime, as runc and crun do), the defaults stay usable.
+// Those every /dev holds come with every instance (instance_device_rules);
+// here the rest of runc's: making nodes, /dev/console, /dev/net/tun.
 void add_default_device_rules(Spec& spec) {
   if (!spec.linux.resources || spec.linux.resources->devices.empty()) return;
   struct Rule {
@@ -367,12 +369,9 @@ void add_default_device_rules(Spec& spec) {
     const char* access;
   };
   static constexpr Rule kDefaults[] = {
-      {"c", -1, -1, "m"},   {"b", -1, -1, "m"},    // mknod of any node (it still needs access)
-      {"c", 1, 3, "rwm"},   {"c", 1, 5, "rwm"},    // null, zero
-      {"c", 1, 7, "rwm"},   {"c", 1, 8, "rwm"},    // full, random
-      {"c", 1, 9, "rwm"},   {"c", 5, 0, "rwm"},    // urandom, tty
-      {"c", 5, 1, "rwm"},   {"c", 5, 2, "rwm"},    // console, ptmx
-      {"c", 136, -1, "rwm"}, {"c", 10, 200, "rwm"},  // pts/*, net/tun
+      {"c", -1, -1, "m"}, {"b", -1, -1, "m"},  // mknod of any node (it still needs access)
+      {"c", 5, 1, "rwm"},                      // console
+      {"c", 10, 200, "rwm"},                   // net/tun
   };
   for (const auto& d : kDefaults) {
     DeviceRule r;
@@ -417,12 +416,10 @@ static Made make_container(const std::string& dir, const std::string& seccomp_ca
   drop_unraisable_ambient(spec, o.id, warn);
   st.annotations = spec.annotations;
   // Rootless: below the user's delegated cgroup; without one (runc
-  // --rootless alike) no cgroup, so no limits. No device rules rootless,
-  // moot in a user namespace, whose root cannot make device nodes.
-  st.cgroup_path = spec.linux.cgroups_path.empty() ? "mult-oci/" + o.id : spec.linux.cgroups_path;
+  // --rootless alike) no cgroup, so no limits (instance_cgroup).
+  st.cgroup_path = container_cgroup_path(spec, o.id);
   if (::geteuid() != 0) {
     st.cgroup_path = rootless_cgroup_path(CgroupLayout::host(), st.cgroup_path);
-    if (spec.linux.resources) spec.linux.resources->devices.clear();
   }
 
   write_file_atomic(dir + "/config.json", config_text, 0600, Durability::kVolatile);
@@ -659,12 +656,12 @@ void Runtime::kill(const std::string& id, int sig, bool all) {
 // or the default; as root only (rootless paths depend on the user's cgroup).
 void Runtime::remove_dead_create(const std::string& id) {
   if (::geteuid() == 0) {
-    std::string path = "mult-oci/" + id;
+    Spec saved;  // no config (or a corrupt one): the default path
     try {
-      if (std::string p = load_spec_file(dir(id) + "/config.json").linux.cgroups_path; !p.empty()) path = p;
+      saved = load_spec_file(dir(id) + "/config.json");
     } catch (const Error&) {
     }
-    Cgroup cg = Cgroup::open(CgroupLayout::host(), path);
+    Cgroup cg = Cgroup::open(CgroupLayout::host(), container_cgroup_path(saved, id));
     cg.adopt();
     cg.kill_all();
     cg.remove();
