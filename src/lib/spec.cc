@@ -618,7 +618,12 @@ Resources parse_resources(const Field& f) {
     if (Field id = net.key("classID"); id.present()) r.net_class_id = uint32_t(id.get_uint(kU32));
     for (const Field& p : net.key("priorities").items()) {
       p.require_object();
-      r.net_priorities.emplace_back(p.key("name").get_string(), uint32_t(p.key("priority").get_uint(kU32)));
+      Field name = p.key("name");
+      std::string iface = name.get_string();
+      // One line "NAME PRIO" of net_prio.ifpriomap: an interface name.
+      if (iface.empty() || iface.size() > 15 || iface.find_first_of(" \t\n/:") != std::string::npos)
+        name.fail("not an interface name: " + quote(iface));
+      r.net_priorities.emplace_back(iface, uint32_t(p.key("priority").get_uint(kU32)));
     }
   }
   r.unified = f.key("unified").string_map();

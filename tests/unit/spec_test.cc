@@ -355,6 +355,22 @@ TEST(SpecErrors, TimeOffsets) {
 
 // ---- linux.resources -----------------------------------------------------------
 
+TEST(SpecResources, Network) {
+  Json net = {{"classID", 1048577},
+              {"priorities", Json::array({{{"name", "lo"}, {"priority", 1}}, {{"name", "eth0"}, {"priority", 5}}})}};
+  Spec s = parse_spec(with_at("/linux/resources", Json{{"network", net}}));
+  ASSERT_TRUE(s.linux.resources.has_value());
+  EXPECT_EQ(s.linux.resources->net_class_id, 1048577u);
+  EXPECT_EQ(s.linux.resources->net_priorities,
+            (std::vector<std::pair<std::string, uint32_t>>{{"lo", 1}, {"eth0", 5}}));
+  EXPECT_FALSE(s.linux.resources->empty());
+  // Each priority is a line of net_prio.ifpriomap: no second line in a name.
+  net["priorities"][1]["name"] = "eth0 9\nlo";
+  EXPECT_EQ(error_of(with_at("/linux/resources", Json{{"network", net}})),
+            "linux.resources.network.priorities[1].name: not an interface name: \"eth0 9\\nlo\"");
+}
+
+
 TEST(SpecResources, RoundTrip) {
   Json res = {
       {"devices", {{{"allow", false}, {"access", "rwm"}},
