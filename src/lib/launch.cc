@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <grp.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -244,6 +245,8 @@ void attach_console(int console_socket) {
   } catch (const Error& e) {
     bool not_run = e.code() == kExitNotFound || e.code() == kExitNotExecutable;
     fail_to_parent(gates.sock, not_run ? e.code() : kExitRunFailed, e.what(), started.get());
+  } catch (const std::exception& e) {  // nothing may unwind past the process's own stack
+    fail_to_parent(gates.sock, kExitRunFailed, e.what(), started.get());
   }
 }
 
@@ -259,6 +262,55 @@ void attach_console(int console_socket) {
   const char* envp[] = {nullptr};
   ::syscall(SYS_execveat, init_fd, "", argv.data(), envp, AT_EMPTY_PATH);
   throw sys_error("exec mult-init");
+}
+
+// mult's own arguments (host paths), kept to blank them in the instance:
+// glibc hands every .init_array function argc, argv and envp.
+char* g_args_begin = nullptr;
+char* g_args_end = nullptr;
+
+void remember_arguments(int argc, char** argv, char**) {
+  if (argc < 1 || !argv[0]) return;
+  g_args_begin = argv[0];
+  g_args_end = argv[argc - 1] + std::strlen(argv[argc - 1]);
+}
+[[gnu::section(".init_array"), gnu::used]] void (*const kRememberArguments)(int, char**, char**) =
+    remember_arguments;
+
+// /proc/1/cmdline stays readable to the instance while this process is its
+// PID 1, before it becomes mult-init: it shows nothing of mult's.
+void hide_arguments() {
+  if (g_args_begin) std::memset(g_args_begin, 0, size_t(g_args_end - g_args_begin));
+}
+
+// The command's process borrows this one's memory and runs on a stack of
+// its own until it execs (CLONE_VM | CLONE_VFORK, as posix_spawn): no copy
+// of mult's page tables, no copy-on-write faults, and this process stays
+// suspended meanwhile, so the command never runs beside a PID 1 that is
+// still mult. Returns its PID (in the instance's PID namespace).
+struct CommandArgs {
+  const Spec* spec;
+  const LaunchRequest* req;
+  const Gates* gates;
+};
+
+int command_entry(void* arg) {
+  auto* a = static_cast<CommandArgs*>(arg);
+  run_process(*a->spec, *a->req, *a->gates);
+}
+
+pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gates) {
+  constexpr size_t kStack = 1 << 20;
+  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+  if (stack == MAP_FAILED) throw sys_error("command stack");
+  CommandArgs args{&spec, &req, &gates};
+  pid_t pid = ::clone(command_entry, static_cast<char*>(stack) + kStack,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  int err = errno;
+  ::munmap(stack, kStack);
+  if (pid < 0) throw sys_error("start command", err);
+  return pid;
 }
 
 // The instance's side, from its first instruction to its init: the order in
@@ -277,6 +329,7 @@ void attach_console(int console_socket) {
   // nothing else is in the instance to look.
   const bool maps_pending = makes_namespace(spec, "user");
   if (!maps_pending) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  hide_arguments();
   try {
     cgroup_entry.enter();                            // v1 cgroups, while single-threaded
     if (::dup2(req.stdin_fd, 0) < 0 || ::dup2(req.stdout_fd, 1) < 0 || ::dup2(req.stderr_fd, 2) < 0)
@@ -306,24 +359,8 @@ void attach_console(int console_socket) {
     if (annotation(spec, kAnnotationPid1) == "process") run_process(spec, req, gates);
     bool system = annotation(spec, kAnnotationBoot) == "rc";
     pid_t main_pid = 0;
-    if (spec.process && (!system || ::access("/etc/rc", F_OK) == 0)) {
-      // The command waits until PID 1 is mult-init, so that it never sees
-      // this process (mult's argv, its fds) as PID 1. The write end is
-      // inherited by mult-init, which closes every fd above 2 first thing.
-      int gate[2];
-      if (::pipe2(gate, O_CLOEXEC) != 0 || ::fcntl(gate[1], F_SETFD, 0) != 0)
-        throw sys_error("pipe");
-      main_pid = ::fork();
-      if (main_pid < 0) throw sys_error("fork");
-      if (main_pid == 0) {
-        ::close(gate[1]);
-        char c;
-        while (::read(gate[0], &c, 1) < 0 && errno == EINTR) {
-        }
-        run_process(spec, req, gates);
-      }
-      ::close(gate[0]);
-    }
+    if (spec.process && (!system || ::access("/etc/rc", F_OK) == 0))
+      main_pid = spawn_command(spec, req, gates);
     exec_mult_init(spec, init_fd, main_pid, system);
   } catch (const Error& e) {
     fail_to_parent(sock, kExitRunFailed, e.what());
