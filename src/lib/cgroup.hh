@@ -137,6 +137,8 @@ class Cgroup {
   // Usage and limits, read from wherever each controller is; never throws for
   // a missing controller or file (zeros).
   CgroupStats stats() const;
+  // The OOM kills alone (what an ending instance reports): no other reads.
+  uint64_t oom_kills() const;
   // Controllers an instance with `r` needs, for create(): any of "memory",
   // "cpu", "cpuset", "pids", "blkio" (the v1 name; v2 calls it io), "hugetlb",
   // "devices".

@@ -621,6 +621,13 @@ void Cgroup::apply(const Resources& r) const {
   }
 }
 
+uint64_t Cgroup::oom_kills() const {
+  bool v2 = false;
+  const std::string* d = limit_dir("memory", &v2);
+  if (!d) return 0;
+  return read_key(*d + (v2 ? "/memory.events" : "/memory.oom_control"), "oom_kill").value_or(0);
+}
+
 CgroupStats Cgroup::stats() const {
   CgroupStats s;
   bool v2 = false;
@@ -644,15 +651,15 @@ CgroupStats Cgroup::stats() const {
       uint64_t inactive = read_key(*d + "/memory.stat", "total_inactive_file").value_or(0);
       s.memory_usage = usage > inactive ? usage - inactive : 0;
       s.memory_limit = limit_of(read_u64(*d + "/memory.limit_in_bytes"));
-      s.oom_kills = read_key(*d + "/memory.oom_control", "oom_kill").value_or(0);
     } else {
       uint64_t usage = read_u64(*d + "/memory.current").value_or(0);
       uint64_t inactive = read_key(*d + "/memory.stat", "inactive_file").value_or(0);
       s.memory_usage = usage > inactive ? usage - inactive : 0;
       s.memory_limit = limit_of(read_u64(*d + "/memory.max"));  // "max": nullopt
-      s.oom_kills = read_key(*d + "/memory.events", "oom_kill").value_or(0);
     }
   }
+
+  s.oom_kills = oom_kills();
 
   std::optional<uint64_t> pids;
   if (const std::string* d = limit_dir("pids", &v2)) {

@@ -37,10 +37,13 @@ class InstanceLock {
  public:
   InstanceLock(const Store& store, const std::string& name)
       : path_(store.run() + "/locks/" + name) {
-    make_dirs(store.run(), 0711);  // traversable: see start_instance
-    make_dirs(store.run() + "/locks", 0700);
     for (;;) {
       Fd fd(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+      if (!fd && errno == ENOENT) {  // the first lock under this root
+        make_dirs(store.run(), 0711);  // traversable: see start_instance
+        make_dirs(store.run() + "/locks", 0700);
+        fd.reset(::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+      }
       if (!fd) throw sys_error("lock " + path_);
       while (::flock(fd.get(), LOCK_EX) != 0)
         if (errno != EINTR) throw sys_error("lock " + path_);
@@ -175,10 +178,10 @@ void Engine::create_definition_locked(const std::string& name, const Json& doc) 
 }
 
 // What ended the instance, kept with a persistent one for inspect.
-static void record_last_exit(const Store& store, const std::string& name, const CgroupStats& st) {
+static void record_last_exit(const Store& store, const std::string& name, uint64_t oom_kills) {
   std::string def = store.definition_dir(name);
   if (::access(def.c_str(), F_OK) != 0) return;
-  Json j = {{"ended", now_seconds()}, {"oomKills", st.oom_kills}, {"oomKilled", st.oom_kills > 0}};
+  Json j = {{"ended", now_seconds()}, {"oomKills", oom_kills}, {"oomKilled", oom_kills > 0}};
   write_file_atomic(def + "/last-exit.json", j.dump(2) + "\n", 0600);
 }
 
@@ -186,7 +189,7 @@ void Engine::cleanup_runtime(const std::string& name, const RuntimeState* state)
   if (state && !state->cgroup_path.empty()) {
     Cgroup cg = Cgroup::open(CgroupLayout::host(), state->cgroup_path);
     cg.adopt();
-    record_last_exit(store_, name, cg.stats());
+    record_last_exit(store_, name, cg.oom_kills());
     cg.kill_all();
     cg.remove();
   }
@@ -400,16 +403,16 @@ int Engine::run(const std::string& name, const Json& doc, const RunOptions& opts
   check_name(name);
   Spec spec = parse_spec(doc);
   check_host_side(spec);
-  {
-    InstanceLock lock(store_, name);
-    if (defined(name) || has_runtime(name))
-      throw Error("instance \"" + name + "\": already exists");
-    if (opts.keep) create_definition_locked(name, doc);
-  }
+  std::optional<InstanceLock> starting(std::in_place, store_, name);
+  if (defined(name) || has_runtime(name))
+    throw Error("instance \"" + name + "\": already exists");
+  if (opts.keep) create_definition_locked(name, doc);
   for (;;) {
     std::optional<Instance> inst;
     {
-      InstanceLock lock(store_, name);
+      if (!starting) starting.emplace(store_, name);  // again, after a reboot
+      InstanceLock lock = std::move(*starting);
+      starting.reset();
       try {
         inst.emplace(start_instance(store_, name, doc, spec, opts.detach, !opts.keep));
       } catch (...) {
@@ -429,11 +432,11 @@ int Engine::run(const std::string& name, const Json& doc, const RunOptions& opts
       status = kExitOk;
     }
     InstanceLock lock(store_, name);
-    CgroupStats usage = inst->cgroup().stats();
-    if (usage.oom_kills)
+    uint64_t oom_kills = inst->cgroup().oom_kills();
+    if (oom_kills)
       std::fprintf(stderr, "mult: instance \"%s\": out of memory: the kernel killed %llu process%s\n",
-                   name.c_str(), (unsigned long long)usage.oom_kills, usage.oom_kills == 1 ? "" : "es");
-    if (opts.keep) record_last_exit(store_, name, usage);
+                   name.c_str(), (unsigned long long)oom_kills, oom_kills == 1 ? "" : "es");
+    if (opts.keep) record_last_exit(store_, name, oom_kills);
     inst->cgroup().kill_all();
     inst->cgroup().remove();
     inst.reset();

@@ -209,9 +209,19 @@ void bind_device_onto_itself(int dir, const std::string& leaf, const std::string
     throw sys_error("device \"" + path + "\"");
 }
 
-void make_dev_links(int rootfd) {
-  Fd dev(openat2_in_root(rootfd, "/dev", O_RDONLY | O_DIRECTORY));
-  if (!dev) throw sys_error("/dev");
+// The host's nodes of the default devices, each bound over an empty file
+// in the instance's fresh /dev tmpfs (`dev`, whose fd names every target).
+void bind_default_devices(int dev) {
+  for (const auto& d : kDefaultDevices) {
+    std::string host = std::string("/dev/") + d.name;
+    Fd target(::openat(dev, d.name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!target) throw sys_error("device \"" + host + "\"");
+    if (::mount(host.c_str(), fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) != 0)
+      throw sys_error("device \"" + host + "\"");
+  }
+}
+
+void make_dev_links(const Fd& dev) {
   const std::pair<const char*, const char*> links[] = {
       {"/proc/self/fd", "fd"},         {"/proc/self/fd/0", "stdin"},
       {"/proc/self/fd/1", "stdout"},   {"/proc/self/fd/2", "stderr"},
@@ -231,8 +241,10 @@ bool mounts_tmpfs_dev(const Spec& spec) {
 
 void populate_dev(int rootfd, const Spec& spec) {
   if (mounts_tmpfs_dev(spec)) {
-    for (const auto& d : kDefaultDevices) bind_host_device(rootfd, std::string("/dev/") + d.name);
-    make_dev_links(rootfd);
+    Fd dev(openat2_in_root(rootfd, "/dev", O_RDONLY | O_DIRECTORY));
+    if (!dev) throw sys_error("/dev");
+    bind_default_devices(dev.get());
+    make_dev_links(dev);
   }
   for (const auto& d : spec.linux.devices) {
     make_device(rootfd, d.path, d.type == 'u' ? 'c' : d.type, unsigned(d.major),

@@ -66,13 +66,12 @@ void check_name(std::string_view name, std::string_view what) {
 
 void make_dirs(const std::string& path, mode_t mode) {
   if (path.empty()) return;
-  for (size_t pos = 1;; ++pos) {
-    pos = path.find('/', pos);
-    std::string part = path.substr(0, pos);
-    if (::mkdir(part.c_str(), mode) != 0 && errno != EEXIST)
-      throw sys_error("mkdir " + part);
-    if (pos == std::string::npos) break;
-  }
+  // The whole path first: usually it, or all but its last part, exists.
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return;
+  if (errno != ENOENT) throw sys_error("mkdir " + path);
+  size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) make_dirs(path.substr(0, slash), mode);
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw sys_error("mkdir " + path);
 }
 
 static void write_all(int fd, std::string_view data, const std::string& path) {
