@@ -4,7 +4,7 @@
 
 namespace mult {
 
-// Sets "lo" up in the calling process's network namespace, through netlink.
+// Sets "lo" up in the calling process's network namespace.
 void bring_up_loopback();
 
 }  // namespace mult

@@ -2,7 +2,6 @@
 #include "net_link.hh"
 
 #include <fcntl.h>
-#include <libmnl/libmnl.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
@@ -20,13 +19,14 @@
 
 #include "error.hh"
 #include "fd.hh"
+#include "mnl.hh"
 #include "net_addr.hh"
 
 namespace mult {
 
 // ---- the socket -------------------------------------------------------------
 
-void Netlink::Close::operator()(mnl_socket* s) const { mnl_socket_close(s); }
+void Netlink::Close::operator()(mnl_socket* s) const { mnl().socket_close(s); }
 
 Netlink::Netlink() : Netlink(-1) {}
 
@@ -37,7 +37,7 @@ Netlink::Netlink(int netns_fd) : buf_(64 * 1024) {
     if (!home) throw sys_error("netlink: open own network namespace");
     if (::setns(netns_fd, CLONE_NEWNET) != 0) throw sys_error("netlink: enter network namespace");
   }
-  mnl_socket* s = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+  mnl_socket* s = mnl().socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
   int err = errno;
   if (home && ::setns(home.get(), CLONE_NEWNET) != 0) {
     // Going on in the wrong namespace would configure the wrong network.
@@ -46,13 +46,13 @@ Netlink::Netlink(int netns_fd) : buf_(64 * 1024) {
   }
   if (!s) throw sys_error("netlink: socket", err);
   sock_.reset(s);
-  if (mnl_socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) throw sys_error("netlink: bind");
-  portid_ = mnl_socket_get_portid(s);
+  if (mnl().socket_bind(s, 0, MNL_SOCKET_AUTOPID) < 0) throw sys_error("netlink: bind");
+  portid_ = mnl().socket_get_portid(s);
   // Extended acks: the kernel's own words on what was wrong, without the
   // request echoed back.
   int one = 1;
-  mnl_socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof one);
-  mnl_socket_setsockopt(s, NETLINK_CAP_ACK, &one, sizeof one);
+  mnl().socket_setsockopt(s, NETLINK_EXT_ACK, &one, sizeof one);
+  mnl().socket_setsockopt(s, NETLINK_CAP_ACK, &one, sizeof one);
   seq_ = unsigned(::getpid()) << 12;
 }
 
@@ -77,10 +77,10 @@ namespace {
 // The kernel's message in an extended ack, if any.
 std::string ext_ack_message(const nlmsghdr* nlh) {
   if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS)) return "";
-  const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+  const auto* err = static_cast<const nlmsgerr*>(mnl().nlmsg_get_payload(nlh));
   size_t off = sizeof(nlmsgerr);
   if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) off += err->msg.nlmsg_len - sizeof(nlmsghdr);
-  const char* p = static_cast<const char*>(mnl_nlmsg_get_payload(nlh)) + off;
+  const char* p = static_cast<const char*>(mnl().nlmsg_get_payload(nlh)) + off;
   const char* end = reinterpret_cast<const char*>(nlh) + nlh->nlmsg_len;
   while (p + sizeof(nlattr) <= end) {
     const auto* a = reinterpret_cast<const nlattr*>(p);
@@ -104,30 +104,30 @@ int Netlink::request(nlmsghdr* nlh, ReplyFn reply, void* data) {
   nlh->nlmsg_seq = seq;
   nlh->nlmsg_flags |= NLM_F_ACK;
   for (;;) {
-    if (mnl_socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) >= 0) break;
+    if (mnl().socket_sendto(sock_.get(), nlh, nlh->nlmsg_len) >= 0) break;
     if (errno != EINTR) return errno;
   }
   bool wanted = true;
   for (;;) {
-    ssize_t n = mnl_socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
+    ssize_t n = mnl().socket_recvfrom(sock_.get(), buf_.data(), buf_.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return errno;
     }
     int len = int(n);
-    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl_nlmsg_ok(m, len);
-         m = mnl_nlmsg_next(m, &len)) {
+    for (auto* m = reinterpret_cast<const nlmsghdr*>(buf_.data()); mnl().nlmsg_ok(m, len);
+         m = mnl().nlmsg_next(m, &len)) {
       if (m->nlmsg_seq != seq || (m->nlmsg_pid != 0 && m->nlmsg_pid != portid_)) continue;
       if (m->nlmsg_type == NLMSG_ERROR) {
-        if (m->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) return EBADMSG;
-        const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(m));
+        if (m->nlmsg_len < mnl().nlmsg_size(sizeof(nlmsgerr))) return EBADMSG;
+        const auto* err = static_cast<const nlmsgerr*>(mnl().nlmsg_get_payload(m));
         if (err->error != 0) g_last_ext_ack = ext_ack_message(m);
         return -err->error;
       }
       if (m->nlmsg_type == NLMSG_DONE) {
         // A dump's end; it may carry the dump's error.
-        if (m->nlmsg_len >= mnl_nlmsg_size(sizeof(int))) {
-          int e = *static_cast<const int*>(mnl_nlmsg_get_payload(m));
+        if (m->nlmsg_len >= mnl().nlmsg_size(sizeof(int))) {
+          int e = *static_cast<const int*>(mnl().nlmsg_get_payload(m));
           if (e < 0) return -e;
         }
         return 0;
@@ -154,20 +154,20 @@ std::string quoted(const std::string& s) { return "\"" + s + "\""; }
 class Msg {
  public:
   Msg(uint16_t type, uint16_t flags) {
-    nlh_ = mnl_nlmsg_put_header(buf_.data());
+    nlh_ = mnl().nlmsg_put_header(buf_.data());
     nlh_->nlmsg_type = type;
     nlh_->nlmsg_flags = uint16_t(NLM_F_REQUEST | flags);
   }
   nlmsghdr* nlh() { return nlh_; }
   template <typename T>
   T* extra() {
-    return static_cast<T*>(mnl_nlmsg_put_extra_header(nlh_, sizeof(T)));
+    return static_cast<T*>(mnl().nlmsg_put_extra_header(nlh_, sizeof(T)));
   }
-  void str(uint16_t type, const std::string& s) { mnl_attr_put_strz(nlh_, type, s.c_str()); }
-  void u32(uint16_t type, uint32_t v) { mnl_attr_put_u32(nlh_, type, v); }
-  void bytes(uint16_t type, const void* p, size_t n) { mnl_attr_put(nlh_, type, n, p); }
-  nlattr* nest(uint16_t type) { return mnl_attr_nest_start(nlh_, type); }
-  void end(nlattr* n) { mnl_attr_nest_end(nlh_, n); }
+  void str(uint16_t type, const std::string& s) { mnl().attr_put_strz(nlh_, type, s.c_str()); }
+  void u32(uint16_t type, uint32_t v) { mnl().attr_put_u32(nlh_, type, v); }
+  void bytes(uint16_t type, const void* p, size_t n) { mnl().attr_put(nlh_, type, n, p); }
+  nlattr* nest(uint16_t type) { return mnl().attr_nest_start(nlh_, type); }
+  void end(nlattr* n) { mnl().attr_nest_end(nlh_, n); }
 
  private:
   alignas(8) std::array<char, 4096> buf_{};
@@ -182,23 +182,23 @@ void check_name(const std::string& kind, const std::string& name) {
 
 bool parse_link(const nlmsghdr* nlh, LinkInfo& out) {
   if (nlh->nlmsg_type != RTM_NEWLINK) return false;
-  const auto* ifi = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh));
+  const auto* ifi = static_cast<const ifinfomsg*>(mnl().nlmsg_get_payload(nlh));
   out = LinkInfo{};
   out.index = ifi->ifi_index;
   out.flags = ifi->ifi_flags;
-  const char* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
-  for (auto* a = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(ifinfomsg)));
-       mnl_attr_ok(a, int(tail - reinterpret_cast<const char*>(a))); a = mnl_attr_next(a)) {
-    switch (mnl_attr_get_type(a)) {
+  const char* tail = static_cast<const char*>(mnl().nlmsg_get_payload_tail(nlh));
+  for (auto* a = static_cast<const nlattr*>(mnl().nlmsg_get_payload_offset(nlh, sizeof(ifinfomsg)));
+       mnl().attr_ok(a, int(tail - reinterpret_cast<const char*>(a))); a = mnl().attr_next(a)) {
+    switch (mnl().attr_get_type(a)) {
       case IFLA_IFNAME:
-        if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0) out.name = mnl_attr_get_str(a);
+        if (mnl().attr_validate(a, MNL_TYPE_NUL_STRING) >= 0) out.name = mnl().attr_get_str(a);
         break;
       case IFLA_MTU:
-        if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0) out.mtu = mnl_attr_get_u32(a);
+        if (mnl().attr_validate(a, MNL_TYPE_U32) >= 0) out.mtu = mnl().attr_get_u32(a);
         break;
       case IFLA_ADDRESS:
-        if (mnl_attr_get_payload_len(a) == 6) {
-          const auto* b = static_cast<const uint8_t*>(mnl_attr_get_payload(a));
+        if (mnl().attr_get_payload_len(a) == 6) {
+          const auto* b = static_cast<const uint8_t*>(mnl().attr_get_payload(a));
           char text[18];
           std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3],
                         b[4], b[5]);
@@ -206,17 +206,17 @@ bool parse_link(const nlmsghdr* nlh, LinkInfo& out) {
         }
         break;
       case IFLA_MASTER:
-        if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0) out.master = int(mnl_attr_get_u32(a));
+        if (mnl().attr_validate(a, MNL_TYPE_U32) >= 0) out.master = int(mnl().attr_get_u32(a));
         break;
       case IFLA_LINKINFO: {
-        const char* end = static_cast<const char*>(mnl_attr_get_payload(a)) + mnl_attr_get_payload_len(a);
-        for (auto* n = static_cast<const nlattr*>(mnl_attr_get_payload(a));
-             mnl_attr_ok(n, int(end - reinterpret_cast<const char*>(n))); n = mnl_attr_next(n)) {
-          if (mnl_attr_get_type(n) == IFLA_INFO_KIND &&
-              mnl_attr_validate(n, MNL_TYPE_STRING) >= 0)
-            out.kind.assign(static_cast<const char*>(mnl_attr_get_payload(n)),
-                            strnlen(static_cast<const char*>(mnl_attr_get_payload(n)),
-                                    mnl_attr_get_payload_len(n)));
+        const char* end = static_cast<const char*>(mnl().attr_get_payload(a)) + mnl().attr_get_payload_len(a);
+        for (auto* n = static_cast<const nlattr*>(mnl().attr_get_payload(a));
+             mnl().attr_ok(n, int(end - reinterpret_cast<const char*>(n))); n = mnl().attr_next(n)) {
+          if (mnl().attr_get_type(n) == IFLA_INFO_KIND &&
+              mnl().attr_validate(n, MNL_TYPE_STRING) >= 0)
+            out.kind.assign(static_cast<const char*>(mnl().attr_get_payload(n)),
+                            strnlen(static_cast<const char*>(mnl().attr_get_payload(n)),
+                                    mnl().attr_get_payload_len(n)));
         }
         break;
       }
@@ -371,7 +371,7 @@ void set_hairpin(Netlink& nl, const std::string& name, bool on) {
         nlattr* info = m.nest(IFLA_LINKINFO);
         m.str(IFLA_INFO_SLAVE_KIND, "bridge");
         nlattr* data = m.nest(IFLA_INFO_SLAVE_DATA);
-        mnl_attr_put_u8(m.nlh(), IFLA_BRPORT_MODE, *static_cast<const uint8_t*>(a));
+        mnl().attr_put_u8(m.nlh(), IFLA_BRPORT_MODE, *static_cast<const uint8_t*>(a));
         m.end(data);
         m.end(info);
       },

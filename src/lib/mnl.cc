@@ -1,0 +1,53 @@
+#include "mnl.hh"
+
+#include <string>
+
+#include "dl.hh"
+#include "error.hh"
+
+namespace mult {
+
+namespace {
+
+std::string load_mnl(Mnl& api) {
+  return load_library("libmnl.so.0", std::pair{&api.attr_get_payload, "mnl_attr_get_payload"},
+                      std::pair{&api.attr_get_payload_len, "mnl_attr_get_payload_len"},
+                      std::pair{&api.attr_get_str, "mnl_attr_get_str"},
+                      std::pair{&api.attr_get_type, "mnl_attr_get_type"},
+                      std::pair{&api.attr_get_u32, "mnl_attr_get_u32"},
+                      std::pair{&api.attr_nest_end, "mnl_attr_nest_end"},
+                      std::pair{&api.attr_nest_start, "mnl_attr_nest_start"},
+                      std::pair{&api.attr_next, "mnl_attr_next"},
+                      std::pair{&api.attr_ok, "mnl_attr_ok"},
+                      std::pair{&api.attr_put, "mnl_attr_put"},
+                      std::pair{&api.attr_put_strz, "mnl_attr_put_strz"},
+                      std::pair{&api.attr_put_u32, "mnl_attr_put_u32"},
+                      std::pair{&api.attr_put_u8, "mnl_attr_put_u8"},
+                      std::pair{&api.attr_validate, "mnl_attr_validate"},
+                      std::pair{&api.nlmsg_get_payload, "mnl_nlmsg_get_payload"},
+                      std::pair{&api.nlmsg_get_payload_offset, "mnl_nlmsg_get_payload_offset"},
+                      std::pair{&api.nlmsg_get_payload_tail, "mnl_nlmsg_get_payload_tail"},
+                      std::pair{&api.nlmsg_next, "mnl_nlmsg_next"},
+                      std::pair{&api.nlmsg_ok, "mnl_nlmsg_ok"},
+                      std::pair{&api.nlmsg_put_extra_header, "mnl_nlmsg_put_extra_header"},
+                      std::pair{&api.nlmsg_put_header, "mnl_nlmsg_put_header"},
+                      std::pair{&api.nlmsg_size, "mnl_nlmsg_size"},
+                      std::pair{&api.socket_bind, "mnl_socket_bind"},
+                      std::pair{&api.socket_close, "mnl_socket_close"},
+                      std::pair{&api.socket_get_portid, "mnl_socket_get_portid"},
+                      std::pair{&api.socket_open2, "mnl_socket_open2"},
+                      std::pair{&api.socket_recvfrom, "mnl_socket_recvfrom"},
+                      std::pair{&api.socket_sendto, "mnl_socket_sendto"},
+                      std::pair{&api.socket_setsockopt, "mnl_socket_setsockopt"});
+}
+
+}  // namespace
+
+const Mnl& mnl() {
+  static Mnl api;
+  static const std::string failure = load_mnl(api);
+  if (!failure.empty()) throw Error("netlink: " + failure);
+  return api;
+}
+
+}  // namespace mult
