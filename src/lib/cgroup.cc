@@ -585,7 +585,7 @@ CgroupEntry::CgroupEntry(const Cgroup& cg) : path_(cg.path()) {
   }
 }
 
-void CgroupEntry::enter() {
+void CgroupEntry::enter() const {
   for (const auto& [fd, dir] : tasks_) {
     ssize_t n;
     do {
@@ -593,7 +593,6 @@ void CgroupEntry::enter() {
     } while (n < 0 && errno == EINTR);
     if (n != 1) throw sys_error("cgroup \"" + path_ + "\": enter " + dir, n < 0 ? errno : EIO);
   }
-  tasks_.clear();
 }
 
 std::vector<pid_t> Cgroup::pids() const {

@@ -179,9 +179,10 @@ class CgroupEntry {
   CgroupEntry() = default;
   explicit CgroupEntry(const Cgroup& cg);
   // In the new process, while it has one thread: moves it into every
-  // hierarchy opened, and closes the files. Throws Error naming the cgroup
-  // and directory.
-  void enter();
+  // hierarchy opened (the files close on its exec). Changes nothing in
+  // this object: a child sharing mult's memory may call it. Throws Error
+  // naming the cgroup and directory.
+  void enter() const;
   // Closes the files (mult, once the instance has its copies).
   void close() { tasks_.clear(); }
 

@@ -20,6 +20,7 @@
 #include "error.hh"
 #include "launch.hh"
 #include "process.hh"
+#include "spawn.hh"
 #include "tty.hh"
 
 #ifndef CLONE_NEWTIME
@@ -97,6 +98,45 @@ void join_cgroups(Joining& j, int pidfd, bool cgroup_ns, const std::string& what
   if (cgroup_ns && ::setns(pidfd, CLONE_NEWCGROUP) != 0) throw sys_error(what + ": join cgroup namespace");
 }
 
+// What the entering process needs of enter_instance's.
+struct EnteringProcess {
+  Joining& cgroup;
+  int pidfd;
+  bool cgroup_ns;
+  const std::string& what;
+  bool tty;
+  const std::string& slave;
+  const Process& proc;
+  const EnterOptions& opts;
+  int report;  // its errors go there; end of file: it exec'd
+};
+
+// The entering process, from its first instruction to the exec.
+[[noreturn]] void become_entered(const EnteringProcess& c) {
+  int code = kExitRunFailed;
+  std::string msg;
+  try {
+    join_cgroups(c.cgroup, c.pidfd, c.cgroup_ns, c.what);
+    if (c.tty) attach_to_pty(c.slave);
+    else ::setpgid(0, 0);
+    if (c.proc.capabilities) limit_bounding_set(*c.proc.capabilities);
+    apply_rlimits(c.proc);
+    become_process(c.proc, c.opts.seccomp ? &*c.opts.seccomp : nullptr);
+    ::syscall(SYS_close_range, 3U + unsigned(c.opts.preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
+    exec_process(c.proc);
+    int err = errno;
+    code = err == ENOENT ? kExitNotFound : kExitNotExecutable;
+    msg = "exec \"" + c.proc.args[0] + "\": " + std::strerror(err);
+  } catch (const std::exception& e) {  // nothing may unwind past this process's own stack
+    msg = e.what();
+  }
+  ssize_t ignored = ::write(c.report, msg.data(), msg.size());
+  (void)ignored;
+  ::_exit(code);
+}
+
+int enter_entry(void* arg) { become_entered(*static_cast<const EnteringProcess*>(arg)); }
+
 }  // namespace
 
 void override_env(std::vector<std::string>& env, const std::vector<std::string>& extra) {
@@ -136,30 +176,14 @@ Entered enter_instance(pid_t init, const std::string& cgroup_path, const Process
   if (::pipe2(report, O_CLOEXEC) != 0) throw sys_error("pipe");
   Fd report_r(report[0]), report_w(report[1]);
 
-  pid_t pid = fork_into_cgroup(cgroup, what);
-  if (pid < 0) throw sys_error("fork");
-  if (pid == 0) {
-    report_r.reset();
-    int code = kExitRunFailed;
-    std::string msg;
-    try {
-      join_cgroups(cgroup, pidfd.get(), cgroup_ns, what);
-      if (tty) attach_to_pty(slave);
-      else ::setpgid(0, 0);
-      if (proc.capabilities) limit_bounding_set(*proc.capabilities);
-      apply_rlimits(proc);
-      become_process(proc, opts.seccomp ? &*opts.seccomp : nullptr);
-      ::syscall(SYS_close_range, 3U + unsigned(opts.preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC);
-      exec_process(proc);
-      int err = errno;
-      code = err == ENOENT ? kExitNotFound : kExitNotExecutable;
-      msg = "exec \"" + proc.args[0] + "\": " + std::strerror(err);
-    } catch (const Error& e) {
-      msg = e.what();
-    }
-    ssize_t ignored = ::write(report_w.get(), msg.data(), msg.size());
-    (void)ignored;
-    ::_exit(code);
+  EnteringProcess child{cgroup, pidfd.get(), cgroup_ns, what, tty, slave, proc, opts, report_w.get()};
+  pid_t pid = spawn_sharing_memory(enter_entry, &child, cgroup.cgroup.unified_fd());
+  if (pid < 0 && errno != ENOSYS && errno != E2BIG && errno != EPERM)
+    throw sys_error(what + ": start a process in cgroup \"" + cgroup.cgroup.path() + "\"");
+  if (pid < 0) {  // no clone3 with a stack here: a copy of mult instead
+    pid = fork_into_cgroup(cgroup, what);
+    if (pid < 0) throw sys_error("fork");
+    if (pid == 0) become_entered(child);
   }
   report_w.reset();
   cgroup.v1.close();

@@ -5,7 +5,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <grp.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -24,6 +23,7 @@
 #include "mounts.hh"
 #include "net.hh"
 #include "process.hh"
+#include "spawn.hh"
 #include "tty.hh"
 #include "userns.hh"
 
@@ -283,11 +283,10 @@ void hide_arguments() {
   if (g_args_begin) std::memset(g_args_begin, 0, size_t(g_args_end - g_args_begin));
 }
 
-// The command's process borrows this one's memory and runs on a stack of
-// its own until it execs (CLONE_VM | CLONE_VFORK, as posix_spawn): no copy
-// of mult's page tables, no copy-on-write faults, and this process stays
-// suspended meanwhile, so the command never runs beside a PID 1 that is
-// still mult. Returns its PID (in the instance's PID namespace).
+// The command's process borrows this one's memory until it execs
+// (spawn_sharing_memory): this one stays suspended meanwhile, so the command
+// never runs beside a PID 1 that is still mult. Returns its PID (in the
+// instance's PID namespace).
 struct CommandArgs {
   const Spec* spec;
   const LaunchRequest* req;
@@ -300,16 +299,9 @@ int command_entry(void* arg) {
 }
 
 pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gates) {
-  constexpr size_t kStack = 1 << 20;
-  void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
-  if (stack == MAP_FAILED) throw sys_error("command stack");
   CommandArgs args{&spec, &req, &gates};
-  pid_t pid = ::clone(command_entry, static_cast<char*>(stack) + kStack,
-                      CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
-  int err = errno;
-  ::munmap(stack, kStack);
-  if (pid < 0) throw sys_error("start command", err);
+  pid_t pid = spawn_sharing_memory(command_entry, &args);
+  if (pid < 0) throw sys_error("start command");
   return pid;
 }
 
