@@ -275,15 +275,20 @@ void write_sysctls(const Spec& spec) {
   }
 }
 
-void mask_path(const std::string& path) {
+// A masked directory gets an empty read-only tmpfs: the first one its own,
+// the others a bind of it (`empty_dir`), one superblock per instance
+// instead of one per path.
+void mask_path(const std::string& path, std::string& empty_dir) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == EACCES) return;
     throw sys_error("masked path \"" + path + "\"");
   }
   if (S_ISDIR(st.st_mode)) {
-    if (::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, "size=0") != 0)
-      throw sys_error("masked path \"" + path + "\"");
+    int r = empty_dir.empty() ? ::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, "size=0")
+                              : ::mount(empty_dir.c_str(), path.c_str(), nullptr, MS_BIND, nullptr);
+    if (r != 0) throw sys_error("masked path \"" + path + "\"");
+    if (empty_dir.empty()) empty_dir = path;
   } else if (::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr) != 0) {
     throw sys_error("masked path \"" + path + "\"");
   }
@@ -358,7 +363,8 @@ void setup_rootfs(const Spec& spec, const std::string& rootfs, int root_tree,
   rootfd.reset();
 
   write_sysctls(spec);
-  for (const auto& p : spec.linux.masked_paths) mask_path(p);
+  std::string empty_dir;
+  for (const auto& p : spec.linux.masked_paths) mask_path(p, empty_dir);
   for (const auto& p : spec.linux.readonly_paths) make_readonly(p);
   if (spec.root.readonly &&
       ::mount(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NODEV, nullptr) != 0)
