@@ -3,10 +3,11 @@
 #
 # 1. ablations (hyperfine): `mult --version` (process start alone), mult
 #    run by default, with --seccomp unconfined, --privileged, --net host;
-# 2. two kernel operations mult does on every run or exec, timed alone:
-#    moving a process into a cgroup v2 by writing cgroup.procs (what
-#    `mult exec` does with itself), and writing an already enabled
-#    controller to cgroup.subtree_control (what `mult run` does every time);
+# 2. two kernel operations mult avoids, timed alone: moving a process into
+#    a cgroup v2 by writing cgroup.procs (crun's exec moves itself so; mult
+#    clones into the cgroup), and writing an already enabled controller to
+#    cgroup.subtree_control (mult reads the file and writes only what is
+#    missing);
 # 3. the kernel memory of an idle instance with and without its network
 #    namespace, and the system calls of a batched `mult rm -f`;
 # 4. off-CPU: where mult and mult-init block during `mult run`, and on-CPU:

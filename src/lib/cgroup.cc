@@ -6,7 +6,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -257,6 +259,16 @@ void copy_cpuset(const std::string& parent, const std::string& dir) {
 void enable_controllers(const std::string& dir, const std::vector<std::string>& controllers) {
   if (controllers.empty()) return;
   std::string file = dir + "/cgroup.subtree_control";
+  // Usually they are on already (the v2 root, mult/): then no write, which
+  // would take the cgroup mutex and first wait for dying cgroups to drain.
+  std::string enabled;
+  if (read_file(file, enabled) == 0) {
+    std::vector<std::string_view> on = split(trim(enabled), ' ');
+    if (std::all_of(controllers.begin(), controllers.end(), [&](const std::string& c) {
+          return std::find(on.begin(), on.end(), c) != on.end();
+        }))
+      return;
+  }
   int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return;  // a plain directory (tests)
@@ -368,6 +380,28 @@ int move_process(const std::string& dir, pid_t pid) {
 
 // ---- layout ---------------------------------------------------------------
 
+// The controllers a cgroup2 hierarchy mounted at `mount_point` offers.
+static std::vector<std::string> v2_controllers(const std::string& mount_point) {
+  std::string text;
+  int err = read_file(mount_point + "/cgroup.controllers", text);
+  if (err && err != ENOENT) throw sys_error("read " + mount_point + "/cgroup.controllers", err);
+  std::vector<std::string> out;
+  for (std::string_view c : split(trim(text), ' '))
+    if (!trim(c).empty()) out.emplace_back(trim(c));
+  return out;
+}
+
+CgroupLayout CgroupLayout::unified_at(const std::string& mount_point) {
+  CgroupLayout layout;
+  CgroupHierarchy h;
+  h.mount_point = mount_point;
+  h.v2 = true;
+  h.controllers = v2_controllers(mount_point);
+  layout.hierarchies.push_back(std::move(h));
+  layout.mode = CgroupMode::kV2;
+  return layout;
+}
+
 CgroupLayout CgroupLayout::detect(const std::string& mountinfo, const std::string& path_prefix) {
   std::string text;
   if (int err = read_file(mountinfo, text)) throw sys_error("read " + mountinfo, err);
@@ -397,11 +431,7 @@ CgroupLayout CgroupLayout::detect(const std::string& mountinfo, const std::strin
     while (h.mount_point.size() > 1 && h.mount_point.back() == '/') h.mount_point.pop_back();
     if (fstype == "cgroup2") {
       h.v2 = true;
-      std::string controllers;
-      int err = read_file(h.mount_point + "/cgroup.controllers", controllers);
-      if (err && err != ENOENT) throw sys_error("read " + h.mount_point + "/cgroup.controllers", err);
-      for (std::string_view c : split(trim(controllers), ' '))
-        if (!trim(c).empty()) h.controllers.emplace_back(trim(c));
+      h.controllers = v2_controllers(h.mount_point);
       any_v2 = true;
     } else {
       for (std::string_view opt : split(f[dash + 3], ','))
@@ -420,7 +450,12 @@ CgroupLayout CgroupLayout::detect(const std::string& mountinfo, const std::strin
 }
 
 const CgroupLayout& CgroupLayout::host() {
-  static const CgroupLayout layout = detect();
+  static const CgroupLayout layout = [] {
+    struct statfs fs;
+    if (::statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC)
+      return unified_at("/sys/fs/cgroup");
+    return detect();
+  }();
   return layout;
 }
 

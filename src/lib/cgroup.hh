@@ -32,7 +32,11 @@ struct CgroupLayout {
   // every mount point (tests point it at a fake tree in a temporary dir).
   static CgroupLayout detect(const std::string& mountinfo = "/proc/self/mountinfo",
                              const std::string& path_prefix = "");
-  // The process-wide layout of this host, detected once.
+  // A pure cgroup v2 host whose one hierarchy is mounted at `mount_point`.
+  static CgroupLayout unified_at(const std::string& mount_point);
+  // The process-wide layout of this host, detected once: unified_at() where
+  // /sys/fs/cgroup is cgroup2 (most hosts; no mountinfo to read and parse),
+  // detect() elsewhere.
   static const CgroupLayout& host();
   const CgroupHierarchy* unified() const;
   const CgroupHierarchy* v1_for(const std::string& controller) const;

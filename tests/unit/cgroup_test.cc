@@ -139,6 +139,18 @@ TEST_F(CgroupFakeTest, DetectsPureV2) {
   EXPECT_EQ(l.v1_for("memory"), nullptr);
 }
 
+// host()'s shortcut where /sys/fs/cgroup is cgroup2: the layout detect()
+// finds from mountinfo, without it.
+TEST_F(CgroupFakeTest, UnifiedAtEqualsDetectedPureV2) {
+  CgroupLayout detected = v2_layout();
+  CgroupLayout l = CgroupLayout::unified_at(tmp_ + "/sys/fs/cgroup");
+  EXPECT_EQ(l.mode, detected.mode);
+  ASSERT_EQ(l.hierarchies.size(), detected.hierarchies.size());
+  EXPECT_EQ(l.hierarchies[0].v2, detected.hierarchies[0].v2);
+  EXPECT_EQ(l.hierarchies[0].mount_point, detected.hierarchies[0].mount_point);
+  EXPECT_EQ(l.hierarchies[0].controllers, detected.hierarchies[0].controllers);
+}
+
 TEST_F(CgroupFakeTest, DetectsPureV1) {
   CgroupLayout l = v1_layout();
   EXPECT_EQ(l.mode, CgroupMode::kV1);
