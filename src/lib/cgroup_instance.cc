@@ -155,21 +155,24 @@ Cgroup instance_cgroup(const CgroupLayout& layout, const Spec& spec, const std::
     check_delegated(layout, d, controllers);
   }
   Cgroup cg = Cgroup::create(layout, path, controllers);
-  Resources devices;
-  devices.devices = std::move(limits.devices);
   limits.devices.clear();
   cg.apply(limits);
-  if (!devices.devices.empty()) {
-    try {
-      cg.apply(devices);
-    } catch (const DeviceProgramRefused&) {
-      // mult as root of a container's user namespace may not load BPF
-      // programs: as runc there, no device list (that namespace's root
-      // cannot make device nodes either). Anywhere else it is an error.
-      if (!in_user_namespace()) throw;
-    }
-  }
   return cg;
+}
+
+void apply_instance_devices(Cgroup& cg, const Spec& spec) {
+  if (::geteuid() != 0 || cg.dirs().empty()) return;
+  Resources devices;
+  devices.devices = instance_device_rules(spec);
+  if (devices.devices.empty()) return;
+  try {
+    cg.apply(devices);
+  } catch (const DeviceProgramRefused&) {
+    // mult as root of a container's user namespace may not load BPF
+    // programs: as runc there, no device list (that namespace's root
+    // cannot make device nodes either). Anywhere else it is an error.
+    if (!in_user_namespace()) throw;
+  }
 }
 
 }  // namespace mult

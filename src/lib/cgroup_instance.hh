@@ -40,13 +40,19 @@ bool in_user_namespace(const std::string& uid_map = "/proc/self/uid_map");
 std::string rootless_cgroup_path(const CgroupLayout& layout, const std::string& path);
 
 // Makes the cgroup of an instance of `spec` at `path` in `layout` and
-// applies its limits and device list (instance_device_rules), before the
-// instance's first instruction. Rootless: only the limits the delegation
-// allows (check_delegated), no device list (only root may load its program;
-// the user namespace keeps the instance from making device nodes); the same
-// for root of a user namespace whom the kernel refuses the program. An
-// empty `path` (rootless without a delegation) gives no cgroup, and an
-// Error naming what is missing if the spec has limits.
+// applies its limits, before the instance's first instruction (and, where
+// the device list is enforced in a v1 hierarchy, joins that too). Rootless:
+// only the limits the delegation allows (check_delegated). An empty `path`
+// (rootless without a delegation) gives no cgroup, and an Error naming what
+// is missing if the spec has limits.
 Cgroup instance_cgroup(const CgroupLayout& layout, const Spec& spec, const std::string& path);
+
+// Applies the device list (instance_device_rules) to an instance's cgroup:
+// apart, so that mult loads its program while the instance sets itself up;
+// it is in force before the instance's first process execs. Rootless: none
+// (only root may load the program; the user namespace keeps the instance
+// from making device nodes); the same for root of a user namespace whom the
+// kernel refuses the program.
+void apply_instance_devices(Cgroup& cg, const Spec& spec);
 
 }  // namespace mult

@@ -45,6 +45,7 @@ constexpr char kGo = 'G';
 constexpr char kFailed = 'E';
 constexpr char kCreated = 'N';  // namespaces made: mult may run its hooks
 constexpr char kWaiting = 'W';  // OCI create: set up, blocked on the start fifo
+constexpr char kDevices = 'D';  // the device list is in force: processes may run
 
 // After OCI create, nobody reads the socket: `start` reads the start fifo
 // (its write end `start_fifo`) instead.
@@ -175,10 +176,28 @@ int open_path(const std::string& path) {
   return fd;
 }
 
+// mult loads the instance's device list while the instance sets itself
+// up, and says 'D' once it is in force: nothing of the instance execs before.
+class DeviceGate {
+ public:
+  explicit DeviceGate(int sock) : sock_(sock) {}
+  void wait() {
+    if (passed_) return;
+    char c = 0;
+    if (::recv(sock_, &c, 1, 0) != 1 || c != kDevices) ::_exit(kExitRunFailed);  // mult gave up
+    passed_ = true;
+  }
+
+ private:
+  int sock_;
+  bool passed_ = false;
+};
+
 // Tells mult the namespaces exist and waits for its hooks to run; returns
 // the state JSON that mult sends along.
-std::string await_created(int sock) {
+std::string await_created(int sock, DeviceGate& devices) {
   if (::send(sock, &kCreated, 1, MSG_NOSIGNAL) != 1) throw sys_error("report created");
+  devices.wait();  // sent first
   std::string buf(1 << 16, '\0');
   ssize_t n = ::recv(sock, buf.data(), buf.size(), 0);
   if (n < 1 || buf[0] != kGo) ::_exit(kExitRunFailed);  // mult gave up
@@ -331,6 +350,7 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
     Fd root_tree = receive_message(sock, go);        // IDs mapped
     if (maps_pending) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (go != kGo) ::_exit(kExitRunFailed);          // mult gave up
+    DeviceGate devices(sock);
     if (makes_namespace(spec, "user")) become_namespace_root();
 
     join_namespace_paths(spec);                      // namespaces given by path
@@ -339,12 +359,13 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
     set_time_offsets(spec);
     set_names(spec);                                 // hostname, domainname
     if (makes_namespace(spec, "network")) bring_up_loopback();
-    if (req.on_created) gates.state_json = await_created(sock);  // prestart, createRuntime hooks
+    if (req.on_created) gates.state_json = await_created(sock, devices);  // prestart, createRuntime hooks
     if (!req.start_fifo.empty()) gates.start_fifo = open_path(req.start_fifo);
     gates.console_socket = req.console_socket;
     setup_rootfs(spec, spec.root.path, root_tree.get(), [&] {  // mounts, /dev, pivot_root
       run_hooks(spec.hooks.create_container, gates.state_json, "createContainer");
     });
+    devices.wait();                                  // the device list in force
     if (spec.process && spec.process->capabilities)
       limit_bounding_set(*spec.process->capabilities);
 
@@ -460,7 +481,8 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
     throw Error("linux.namespaces: no mount namespace: an instance needs one (new, or given by path)");
 
   Instance inst;
-  // Limits and the device list, in force from the instance's first instruction.
+  // Limits, in force from the instance's first instruction; the device list
+  // follows the clone (DeviceGate).
   inst.cgroup_ = instance_cgroup(CgroupLayout::host(), spec, req.cgroup_path);
   // Compiled here, in mult, once: the instance only installs it.
   std::optional<SeccompProgram> seccomp;
@@ -506,6 +528,10 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
     if (::geteuid() == 0) root_tree = idmapped_tree(rootfs, open_userns(pid).get());
   }
   send_fd(ours.get(), kGo, root_tree.get());
+  // While the instance mounts its root: the device program, loaded and
+  // attached before anything in it execs.
+  apply_instance_devices(inst.cgroup_, spec);
+  if (::send(ours.get(), &kDevices, 1, MSG_NOSIGNAL) != 1) throw sys_error("start instance");
 
   for (;;) {
     char buf[4096];
