@@ -337,13 +337,15 @@ static Instance start_instance(const Store& store, const std::string& name, Json
       Json map = Json::array({{{"containerID", 0}, {"hostID", range.host_id}, {"size", range.size}}});
       doc["linux"]["uidMappings"] = doc["linux"]["gidMappings"] = map;
     }
-    write_file_atomic(dir + "/config.json", doc.dump() + "\n", 0600, Durability::kVolatile);
     NetworkPlan net(store, name, spec, dir);
     net.prepare();
     net.prepare_bridge();
     LaunchRequest req{name, cgroup_path_of(spec, name)};
     req.seccomp_cache_dir = store.seccomp_cache();
     req.on_cloned = [&](pid_t pid) { net.attach(pid); };
+    req.while_building = [&] {
+      write_file_atomic(dir + "/config.json", doc.dump() + "\n", 0600, Durability::kVolatile);
+    };
     Fd in, out;
     if (detach) {
       in.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));

@@ -45,7 +45,7 @@ constexpr char kGo = 'G';
 constexpr char kFailed = 'E';
 constexpr char kCreated = 'N';  // namespaces made: mult may run its hooks
 constexpr char kWaiting = 'W';  // OCI create: set up, blocked on the start fifo
-constexpr char kDevices = 'D';  // the device list is in force: processes may run
+constexpr char kDevices = 'D';  // the device list is in force; the seccomp filter follows
 
 // After OCI create, nobody reads the socket: `start` reads the start fifo
 // (its write end `start_fifo`) instead.
@@ -176,22 +176,42 @@ int open_path(const std::string& path) {
   return fd;
 }
 
-// mult loads the instance's device list while the instance sets itself
-// up, and says 'D' once it is in force: nothing of the instance execs before.
+// mult loads the instance's device list and its seccomp filter while the
+// instance sets itself up, and says 'D' once the list is in force, with the
+// filter (its flags, then its instructions): nothing of the instance execs
+// before.
 class DeviceGate {
  public:
-  explicit DeviceGate(int sock) : sock_(sock) {}
+  DeviceGate(int sock, std::optional<SeccompProgram>& seccomp) : sock_(sock), seccomp_(seccomp) {}
   void wait() {
     if (passed_) return;
-    char c = 0;
-    if (::recv(sock_, &c, 1, 0) != 1 || c != kDevices) ::_exit(kExitRunFailed);  // mult gave up
+    std::vector<char> buf(1 + sizeof(unsigned) + BPF_MAXINSNS * sizeof(sock_filter));
+    ssize_t n = ::recv(sock_, buf.data(), buf.size(), 0);
+    if (n < 1 || buf[0] != kDevices) ::_exit(kExitRunFailed);  // mult gave up
+    if (size_t(n) > 1 + sizeof(unsigned)) {
+      SeccompProgram& f = seccomp_.emplace();
+      std::memcpy(&f.flags, buf.data() + 1, sizeof f.flags);
+      f.insns.resize((size_t(n) - 1 - sizeof f.flags) / sizeof(sock_filter));
+      std::memcpy(f.insns.data(), buf.data() + 1 + sizeof f.flags, f.insns.size() * sizeof(sock_filter));
+    }
     passed_ = true;
   }
 
  private:
   int sock_;
+  std::optional<SeccompProgram>& seccomp_;
   bool passed_ = false;
 };
+
+// The 'D' message of DeviceGate.
+std::string devices_message(const std::optional<SeccompProgram>& seccomp) {
+  std::string m(1, kDevices);
+  if (seccomp) {
+    m.append(reinterpret_cast<const char*>(&seccomp->flags), sizeof seccomp->flags);
+    m.append(reinterpret_cast<const char*>(seccomp->insns.data()), seccomp->insns.size() * sizeof(sock_filter));
+  }
+  return m;
+}
 
 // Tells mult the namespaces exist and waits for its hooks to run; returns
 // the state JSON that mult sends along.
@@ -327,11 +347,10 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
 // The instance's side, from its first instruction to its init: the order in
 // which an instance is made.
 [[noreturn]] void build_instance(const Spec& spec, const LaunchRequest& req, int sock,
-                                 int init_fd, std::optional<SeccompProgram> seccomp,
+                                 int init_fd,
                                  CgroupEntry& cgroup_entry) {
   Gates gates;
   gates.sock = sock;
-  gates.seccomp = std::move(seccomp);
   // Until exec, this process is mult: nothing in the instance may read its
   // memory or open the host's binary through /proc/PID/exe.
   // In a new user namespace only once mult has written the ID maps: a
@@ -350,7 +369,7 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
     Fd root_tree = receive_message(sock, go);        // IDs mapped
     if (maps_pending) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (go != kGo) ::_exit(kExitRunFailed);          // mult gave up
-    DeviceGate devices(sock);
+    DeviceGate devices(sock, gates.seccomp);
     if (makes_namespace(spec, "user")) become_namespace_root();
 
     join_namespace_paths(spec);                      // namespaces given by path
@@ -484,9 +503,6 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   // Limits, in force from the instance's first instruction; the device list
   // follows the clone (DeviceGate).
   inst.cgroup_ = instance_cgroup(CgroupLayout::host(), spec, req.cgroup_path);
-  // Compiled here, in mult, once: the instance only installs it.
-  std::optional<SeccompProgram> seccomp;
-  if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);
   Fd init_bin(::open(mult_init_path().c_str(), O_RDONLY | O_CLOEXEC));
   if (!init_bin) throw sys_error("mult-init \"" + mult_init_path() + "\"");
   int socks[2];
@@ -511,7 +527,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (pid < 0) throw sys_error("clone instance");
   if (pid == 0) {
     ours.reset();
-    build_instance(spec, req, theirs.get(), init_bin.get(), std::move(seccomp), cgroup_entry);
+    build_instance(spec, req, theirs.get(), init_bin.get(), cgroup_entry);
   }
   pid_ns.restore();
   inst.pid_ = pid;
@@ -529,15 +545,28 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   }
   send_fd(ours.get(), kGo, root_tree.get());
   // While the instance mounts its root: the device program, loaded and
-  // attached before anything in it execs.
+  // attached before anything in it execs, and the seccomp filter, compiled
+  // here once (or read from the cache): the instance only installs it.
   apply_instance_devices(inst.cgroup_, spec);
-  if (::send(ours.get(), &kDevices, 1, MSG_NOSIGNAL) != 1) throw sys_error("start instance");
+  std::optional<SeccompProgram> seccomp;
+  if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);
+  std::string go_on = devices_message(seccomp);
+  // Refused when the instance has failed already: its report follows.
+  const bool told = ::send(ours.get(), go_on.data(), go_on.size(), MSG_NOSIGNAL) == ssize_t(go_on.size());
+  if (told && req.while_building) req.while_building();
 
-  for (;;) {
+  for (bool reset_seen = false;;) {
     char buf[4096];
     ssize_t n = ::recv(ours.get(), buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
+    // An instance that ended with our message unread resets the socket:
+    // the first receive says so, the next one reads what it reported.
+    if (n < 0 && errno == ECONNRESET && !reset_seen) {
+      reset_seen = true;
+      continue;
+    }
     if (n < 0) throw sys_error("start instance");
+    if (n == 0 && !told) throw Error("start instance: the instance ended while it was being set up");
     if (n == 0) return inst;  // every process of the instance has exec'd
     if (buf[0] == kWaiting && !req.start_fifo.empty()) return inst;  // OCI create is done
     if (buf[0] == kFailed && n > 2) throw Error(std::string(buf + 2, size_t(n - 2)), buf[1]);

@@ -60,6 +60,10 @@ struct LaunchRequest {
   // built (prestart and createRuntime hooks); returns the state JSON that
   // the in-instance hooks get. Throwing aborts the launch.
   std::function<std::string(pid_t)> on_created;
+  // Called in mult while the instance builds its root: work that may
+  // overlap it (the instance's files that nothing inside reads). Throwing
+  // aborts the launch.
+  std::function<void()> while_building;
 };
 
 // A started instance, owned by mult until it is handed over (release()).
