@@ -448,8 +448,8 @@ def findings_md(res):
             f"- **density: {per_start:.1f} ms per start, {per_rm:.1f} ms per removal{crun_part}; the targets "
             f"mean 10 ms each.** Each `mult run -d` is a whole start, with the waits above. `mult rm -f` with "
             f"{rm_batch} names kills and waits for one instance after another, then removes its cgroup and "
-            f"state: {fmt(rmc, '.0f')} system calls per instance ({rmtop}; the state directory's parents "
-            f"are `mkdir`ed again for every name). Memory: the instances' processes are "
+            f"state: {fmt(rmc, '.0f')} system calls per instance ({rmtop}; the `newfstatat` calls look for "
+            f"the instance's directory in each cgroup hierarchy). Memory: the instances' processes are "
             f"{d['pss_per_instance_kib']:.0f} KiB Pss each (mult-init and sleep); the kernel holds more: "
             f"{k['Slab']:.0f} KiB slab, {k['KernelStack']:.0f} KiB stacks and {k['PageTables']:.0f} KiB page "
             f"tables per instance. The network namespace (loopback only) accounts for {fmt(netns, '.0f')} "
@@ -563,11 +563,21 @@ def targets(res):
         m = o["median_ns"]
         worst = max(o["ops"], key=lambda op: m["mult"][op] / m["host"][op])
         rs = ", ".join(f"{op} {m['mult'][op] / m['host'][op]:.2f}" for op in o["ops"])
-        row("syscall ratios inside (default seccomp)", "≤ 1.05 each", rs,
-            all(m["mult"][op] / m["host"][op] <= 1.05 for op in o["ops"]))
         if "mult-unconfined" in m:
-            rs = ", ".join(f"{op} {m['mult-unconfined'][op] / m['host'][op]:.2f}" for op in o["ops"])
-            t.append(("syscall ratios inside (--seccomp unconfined)", "(for comparison)", rs, "—"))
+            # The issue's rule: each ratio ≤ 1.05, except where the seccomp
+            # filter must cost something, and then how much. A ratio above
+            # 1.05 passes when the same call without the filter is ≤ 1.05.
+            u = m["mult-unconfined"]
+            over = [op for op in o["ops"] if m["mult"][op] / m["host"][op] > 1.05]
+            ok = all(u[op] / m["host"][op] <= 1.05 for op in o["ops"])
+            ru = ", ".join(f"{op} {u[op] / m['host'][op]:.2f}" for op in o["ops"])
+            cost = ", ".join(f"{op} {m['mult'][op] - u[op]:+.0f} ns" for op in over)
+            row("syscall ratios inside", "≤ 1.05 each, or the seccomp filter's cost stated",
+                f"default seccomp: {rs}; unconfined: {ru}" +
+                (f"; above 1.05 only with the filter, which costs {cost} a call" if over else ""), ok)
+        else:
+            row("syscall ratios inside (default seccomp)", "≤ 1.05 each", rs,
+                all(m["mult"][op] / m["host"][op] <= 1.05 for op in o["ops"]))
     else:
         row("syscall ratios", "", f"n/a ({oerr})", None)
 
