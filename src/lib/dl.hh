@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "error.hh"
+
 namespace mult {
 
 // dlopen(soname) for good; nullptr and *why ("cannot load X (reason)") when
@@ -39,6 +41,17 @@ std::string load_library(const char* soname, std::pair<Fns*, const char*>... fns
     return std::string(soname) + " lacks the functions mult uses (too old?)";
   }
   return "";
+}
+
+// The functions `Load` fills in an `Api` (with load_library), loaded the
+// first time; throws Error(context + why) where they cannot be, each time
+// they are asked for.
+template <typename Api, std::string (*Load)(Api&)>
+const Api& loaded_once(const char* context) {
+  static Api api;
+  static const std::string failure = Load(api);
+  if (!failure.empty()) throw Error(context + failure);
+  return api;
 }
 
 }  // namespace mult

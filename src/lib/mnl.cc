@@ -3,7 +3,6 @@
 #include <string>
 
 #include "dl.hh"
-#include "error.hh"
 
 namespace mult {
 
@@ -43,11 +42,6 @@ std::string load_mnl(Mnl& api) {
 
 }  // namespace
 
-const Mnl& mnl() {
-  static Mnl api;
-  static const std::string failure = load_mnl(api);
-  if (!failure.empty()) throw Error("netlink: " + failure);
-  return api;
-}
+const Mnl& mnl() { return loaded_once<Mnl, load_mnl>("netlink: "); }
 
 }  // namespace mult

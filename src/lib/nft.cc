@@ -43,12 +43,9 @@ std::string load_nft_api(const char* soname, NftApi& api) {
 
 // libnftables, loaded once per process; throws Error("nftables is not
 // available: cannot load libnftables.so.1 (...)") when it cannot be.
-const NftApi& nft_api() {
-  static NftApi api;
-  static const std::string failure = load_nft_api(kNftLibrary, api);
-  if (!failure.empty()) throw Error("nftables is not available: " + failure);
-  return api;
-}
+std::string load_installed_nft(NftApi& api) { return load_nft_api(kNftLibrary, api); }
+
+const NftApi& nft_api() { return loaded_once<NftApi, load_installed_nft>("nftables is not available: "); }
 
 // nft's complaint, down to its first line: "Could not process rule: ...".
 std::string first_line(const char* text) {

@@ -170,10 +170,7 @@ std::string load_seccomp_api(SeccompApi& api) {
 
 // Throws Error("linux.seccomp: libseccomp is not available: ...").
 const SeccompApi& lib() {
-  static SeccompApi api;
-  static const std::string failure = load_seccomp_api(api);
-  if (!failure.empty()) throw Error("linux.seccomp: libseccomp is not available: " + failure);
-  return api;
+  return loaded_once<SeccompApi, load_seccomp_api>("linux.seccomp: libseccomp is not available: ");
 }
 
 // ---- compiling ------------------------------------------------------------
