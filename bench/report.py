@@ -412,8 +412,8 @@ def findings_md(res):
     out.append(
         f"- **run to exit ({fmt(run)} ms; floor {fmt(floor)}, crun {fmt(crun)}).** On the CPU mult's run "
         f"costs {fmt(cpu(r_mult))} ms (user + system, all its processes) against {fmt(cpu(r_floor))} ms for "
-        f"the floor; `mult --version` alone takes {fmt(ver)} ms ({len(libs)} shared libraries are loaded and "
-        f"relocated on every command: {', '.join(l.split('.so')[0] for l in libs) or 'none'}; libnftables "
+        f"the floor; `mult --version` alone takes {fmt(ver)} ms (shared libraries loaded and relocated on "
+        f"every command: {', '.join(l.split('.so')[0] for l in libs) or 'none'}; libmnl, libnftables "
         f"and libseccomp are opened only when a network or an uncached filter needs them). " + cpu_txt + " The rest is waiting. Off the CPU, per run in this run: "
         + (f"{fmt(disc['per_run_ms'])} ms in `blkdev_issue_discard` (removing the instance's state "
            f"files on a file system mounted with `discard`); " if disc else
