@@ -954,5 +954,21 @@ TEST_F(OciErrors, FailureBeforeTheExecFailsStart) {
   EXPECT_TRUE(wait_status(id2, "stopped"));
 }
 
+// Until it execs the command, a created container's process is a copy of
+// mult-oci, and PID 1 of the container: /proc/1/cmdline, which the
+// container could read, shows none of mult-oci's arguments (host paths).
+TEST_F(OciLifecycle, CreatedProcessShowsNoneOfTheRuntimesArguments) {
+  std::string id = unique("args");
+  std::string b = make_bundle("b", {"true"});
+  CmdResult c = oci({"create", "-b", b, id});
+  ASSERT_EQ(c.status, 0) << c.describe();
+  pid_t pid = state(id)["pid"].get<int>();
+  std::string cmdline = read_text("/proc/" + std::to_string(pid) + "/cmdline");
+  EXPECT_FALSE(cmdline.empty()) << "the process is gone";
+  EXPECT_EQ(cmdline.find_first_not_of('\0'), std::string::npos) << cmdline;
+  EXPECT_FALSE(contains(cmdline, oci_root()));
+  EXPECT_EQ(oci({"delete", "--force", id}).status, 0);
+}
+
 }  // namespace
 }  // namespace mult_it
