@@ -3,6 +3,8 @@
 #
 # 1. ablations (hyperfine): `mult --version` (process start alone), mult
 #    run by default, with --seccomp unconfined, --privileged, --net host;
+#    and a C program that only returns, against glibc and against musl
+#    (what the C library's start costs on this host);
 # 2. two kernel operations mult avoids, timed alone: moving a process into
 #    a cgroup v2 by writing cgroup.procs (crun's exec moves itself so; mult
 #    clones into the cgroup), and writing an already enabled controller to
@@ -27,6 +29,18 @@ echo "profile: ablations, cgroup writes, strace of mult run and mult exec" >&2
 
 RUNS=$(( RUNS / 2 > 20 ? RUNS / 2 : 20 ))
 measure $S version "$MULT_BIN --version"
+# The C library's own start: a program that only returns, linked against
+# glibc (as mult, crun and the busybox command are) and against musl (as
+# mult-init is).
+need gcc gcc && need musl-gcc musl-tools || true
+mkdir -p "$WORK/libc"
+echo 'int main(void) { return 0; }' >"$WORK/libc/empty.c"
+gcc -O2 -o "$WORK/libc/glibc-dynamic" "$WORK/libc/empty.c" 2>/dev/null &&
+  measure $S libc-glibc-dynamic "$WORK/libc/glibc-dynamic"
+gcc -O2 -static -o "$WORK/libc/glibc-static" "$WORK/libc/empty.c" 2>/dev/null &&
+  measure $S libc-glibc-static "$WORK/libc/glibc-static"
+musl-gcc -O2 -static -o "$WORK/libc/musl-static" "$WORK/libc/empty.c" 2>/dev/null &&
+  measure $S libc-musl-static "$WORK/libc/musl-static"
 measure $S run-default "$MULT run --rootfs $ROOTFS -- /bin/true"
 measure $S run-unconfined "$MULT run --rootfs $ROOTFS --seccomp unconfined -- /bin/true"
 measure $S run-privileged "$MULT run --rootfs $ROOTFS --privileged -- /bin/true"

@@ -261,7 +261,10 @@ OFFCPU_WHAT = {
 def profile_md(res):
     out = ["Ablations of `mult run --rootfs R -- /bin/true` (same run, fewer hyperfine runs):", ""]
     out.append(timing_md(res, "profile", ("run-default", "run-unconfined", "run-privileged", "run-net-host",
-                                          "version"), ("run-default",)))
+                                          "version", "libc-glibc-dynamic", "libc-glibc-static",
+                                          "libc-musl-static"), ("run-default",)))
+    out += ["", "(`libc-*`: a C program that only returns, linked against glibc, dynamically and "
+            "statically, and statically against musl: what each C library's start costs here.)"]
     move, _ = median_ms(res, "profile", "cg-move")
     nomove, _ = median_ms(res, "profile", "cg-nomove")
     sub, _ = median_ms(res, "profile", "subtree-noop")
@@ -409,12 +412,18 @@ def findings_md(res):
                    f"mult and in the command (mult-init is built against musl, which does no such probing).")
     if sub is not None and nomove is not None:
         sub_alone = sub - nomove
+    gd, gs, ms = (g("profile", f"libc-{k}") for k in ("glibc-dynamic", "glibc-static", "musl-static"))
+    libc_txt = (f" A program that only returns takes {fmt(gd)} ms linked against glibc ({fmt(gs)} ms "
+                f"statically) and {fmt(ms)} ms against musl: on this VM glibc's start-up alone costs "
+                f"every glibc process (mult, the command, crun) about {fmt(gd - ms if gd and ms else None)} ms "
+                f"more; mult is C++ and Debian ships no C++ library for musl, so only mult-init avoids it."
+                if gd is not None and ms is not None else "")
     out.append(
         f"- **run to exit ({fmt(run)} ms; floor {fmt(floor)}, crun {fmt(crun)}).** On the CPU mult's run "
         f"costs {fmt(cpu(r_mult))} ms (user + system, all its processes) against {fmt(cpu(r_floor))} ms for "
         f"the floor; `mult --version` alone takes {fmt(ver)} ms (shared libraries loaded and relocated on "
         f"every command: {', '.join(l.split('.so')[0] for l in libs) or 'none'}; libmnl, libnftables "
-        f"and libseccomp are opened only when a network or an uncached filter needs them). " + cpu_txt + " The rest is waiting. Off the CPU, per run in this run: "
+        f"and libseccomp are opened only when a network or an uncached filter needs them)." + libc_txt + " " + cpu_txt + " The rest is waiting. Off the CPU, per run in this run: "
         + (f"{fmt(disc['per_run_ms'])} ms in `blkdev_issue_discard` (removing the instance's state "
            f"files on a file system mounted with `discard`); " if disc else
            "no waits on the state files: they are on a tmpfs here, as /run usually is (this VM's /run is "
