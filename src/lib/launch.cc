@@ -317,9 +317,20 @@ void remember_arguments(int argc, char** argv, char**) {
     remember_arguments;
 
 // /proc/1/cmdline stays readable to the instance while this process is its
-// PID 1, before it becomes mult-init: it shows nothing of mult's.
-void hide_arguments() {
-  if (g_args_begin) std::memset(g_args_begin, 0, size_t(g_args_end - g_args_begin));
+// PID 1, before it becomes mult-init: it shows nothing of mult's, or only
+// `shown` (when it fits).
+void hide_arguments(const char* shown = "") {
+  if (!g_args_begin) return;
+  const size_t room = size_t(g_args_end - g_args_begin);
+  std::memset(g_args_begin, 0, room);
+  if (std::strlen(shown) < room) std::memcpy(g_args_begin, shown, std::strlen(shown));
+}
+
+// The command may exec (and look at PID 1) before this process has become
+// mult-init: it already shows as mult-init (its name and command line).
+void present_as_init() {
+  ::prctl(PR_SET_NAME, "mult-init", 0, 0, 0);
+  hide_arguments("mult-init");
 }
 
 // The command's process borrows this one's memory until it execs
@@ -391,8 +402,10 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
     if (annotation(spec, kAnnotationPid1) == "process") run_process(spec, req, gates);
     bool system = annotation(spec, kAnnotationBoot) == "rc";
     pid_t main_pid = 0;
-    if (spec.process && (!system || ::access("/etc/rc", F_OK) == 0))
+    if (spec.process && (!system || ::access("/etc/rc", F_OK) == 0)) {
+      present_as_init();
       main_pid = spawn_command(spec, req, gates);
+    }
     exec_mult_init(spec, init_fd, main_pid, system);
   } catch (const Error& e) {
     fail_to_parent(sock, kExitRunFailed, e.what());
