@@ -135,9 +135,10 @@ class Cgroup {
   // one, also on a hybrid host (it replaces one an earlier apply()
   // attached), else the v1 devices controller. Throws Error naming the OCI
   // field ("memory.limit: ...") for a limit that cannot be set, including one
-  // whose controller the host or this cgroup lacks. memory.kernel and
-  // memory.kernelTCP (deprecated) are ignored.
-  void apply(const Resources& r) const;
+  // whose controller the host or this cgroup lacks. memory.kernel is
+  // ignored (deprecated). `fresh`: the cgroup was just made, so it has no
+  // device program yet to look for and replace.
+  void apply(const Resources& r, bool fresh = false) const;
   // Usage and limits, read from wherever each controller is; never throws for
   // a missing controller or file (zeros).
   CgroupStats stats() const;

@@ -23,7 +23,6 @@ namespace {
 constexpr uint32_t kAllAccess = BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE | BPF_DEVCG_ACC_MKNOD;
 
 std::string num(int64_t v) { return std::to_string(v); }
-std::string quote(const std::string& s) { return "\"" + s + "\""; }
 
 uint32_t access_mask(const std::string& access) {
   uint32_t m = 0;
@@ -56,33 +55,7 @@ DeviceRule allow(const char* type, int64_t major, std::optional<int64_t> minor) 
   return r;
 }
 
-// Device numbers go into 32-bit BPF immediates and the v1 files alike.
-void check_numbers(const std::vector<DeviceRule>& rules) {
-  for (size_t i = 0; i < rules.size(); ++i)
-    for (const auto& n : {rules[i].major, rules[i].minor})
-      if (n && *n > static_cast<int64_t>(UINT32_MAX))
-        throw Error("devices[" + num(static_cast<int64_t>(i)) + "]: device number " + num(*n) + " is too large");
-}
 
-// One write(2) of `line` to a cgroup file; an error names the rule.
-void write_rule(const std::string& dir, const std::string& field, const std::string& file,
-                const std::string& line) {
-  const std::string path = dir + "/" + file;
-  Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) throw Error(field + ": the host has no " + file + " (in " + dir + ")");
-    throw sys_error(field + ": open " + path);
-  }
-  const std::string data = line + "\n";
-  ssize_t n;
-  do {
-    n = ::write(fd.get(), data.data(), data.size());
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(data.size())) return;
-  int err = n < 0 ? errno : EIO;
-  if (err == EINVAL) throw Error(field + ": " + quote(line) + " is not accepted by " + file + " (" + std::strerror(err) + ")");
-  throw Error(field + ": write " + quote(line) + " to " + file + ": " + std::strerror(err));
-}
 
 // ---- the BPF program ----------------------------------------------------------
 
@@ -170,6 +143,13 @@ void detach_program(int cg, uint32_t id, const std::string& dir) {
 }
 
 }  // namespace
+
+void check_device_numbers(const std::vector<DeviceRule>& rules) {
+  for (size_t i = 0; i < rules.size(); ++i)
+    for (const auto& n : {rules[i].major, rules[i].minor})
+      if (n && *n > static_cast<int64_t>(UINT32_MAX))
+        throw Error("devices[" + num(static_cast<int64_t>(i)) + "]: device number " + num(*n) + " is too large");
+}
 
 const std::vector<DeviceRule>& default_device_rules() {
   static const std::vector<DeviceRule> rules = {
@@ -291,31 +271,24 @@ std::vector<std::string> v1_device_lines(const DeviceRule& d) {
   return {d.type + " " + numbers + " " + d.access};
 }
 
-void write_v1_device_rules(const std::string& dir, const std::vector<DeviceRule>& rules) {
-  check_numbers(rules);
-  // Deny everything, then the rules in order: each one overrides those
-  // before it, as the kernel's own list does.
-  write_rule(dir, "devices", "devices.deny", "a");
-  for (size_t i = 0; i < rules.size(); ++i) {
-    std::string field = "devices[" + num(static_cast<int64_t>(i)) + "]";
-    for (const auto& line : v1_device_lines(rules[i]))
-      write_rule(dir, field, rules[i].allow ? "devices.allow" : "devices.deny", line);
-  }
+void attach_device_program(const std::string& dir, const std::vector<DeviceRule>& rules) {
+  Fd cg(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!cg) throw sys_error("devices: open " + dir);
+  attach_device_program(cg.get(), dir, rules, true);
 }
 
-void attach_device_program(const std::string& dir, const std::vector<DeviceRule>& rules) {
-  check_numbers(rules);
+void attach_device_program(int cg, const std::string& dir, const std::vector<DeviceRule>& rules,
+                           bool replace) {
+  check_device_numbers(rules);
   const bool everything = allows_every_device(rules);
   Fd prog;
   if (!everything) prog = load_program(device_program(rules));
-  Fd cg(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!cg) throw sys_error("devices: open " + dir);
 
-  const std::vector<uint32_t> before = attached_programs(cg.get());
+  const std::vector<uint32_t> before = replace ? attached_programs(cg) : std::vector<uint32_t>{};
   if (!everything) {
     bpf_attr a;
     std::memset(&a, 0, sizeof a);
-    a.target_fd = static_cast<uint32_t>(cg.get());
+    a.target_fd = static_cast<uint32_t>(cg);
     a.attach_bpf_fd = static_cast<uint32_t>(prog.get());
     a.attach_type = BPF_CGROUP_DEVICE;
     a.attach_flags = BPF_F_ALLOW_MULTI;
@@ -325,7 +298,7 @@ void attach_device_program(const std::string& dir, const std::vector<DeviceRule>
       throw Error(what);
     }
   }
-  for (uint32_t id : before) detach_program(cg.get(), id, dir);
+  for (uint32_t id : before) detach_program(cg, id, dir);
 }
 
 }  // namespace mult

@@ -49,9 +49,9 @@ std::vector<bpf_insn> device_program(const std::vector<DeviceRule>& rules);
 // that does not cover everything is spelled out as c and b).
 std::vector<std::string> v1_device_lines(const DeviceRule& d);
 
-// Writes `rules` to the v1 devices controller's files in `dir`: deny
-// everything, then each rule in order. Throws Error naming the rule.
-void write_v1_device_rules(const std::string& dir, const std::vector<DeviceRule>& rules);
+// Device numbers go into 32-bit BPF immediates and the v1 files alike:
+// throws Error naming the rule whose number is larger.
+void check_device_numbers(const std::vector<DeviceRule>& rules);
 
 // Loads the program of `rules` and attaches it to the cgroup v2 directory
 // `dir`; the device programs attached there before go once it is in (no
@@ -60,5 +60,9 @@ void write_v1_device_rules(const std::string& dir, const std::vector<DeviceRule>
 // DeviceProgramRefused where the kernel does not let this process load or
 // attach one, Error for anything else.
 void attach_device_program(const std::string& dir, const std::vector<DeviceRule>& rules);
+// The same through `cg`, an open fd of that directory; `replace` false: a
+// cgroup just made, which has no program to look for or detach.
+void attach_device_program(int cg, const std::string& dir, const std::vector<DeviceRule>& rules,
+                           bool replace);
 
 }  // namespace mult

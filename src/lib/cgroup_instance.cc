@@ -166,7 +166,9 @@ void apply_instance_devices(Cgroup& cg, const Spec& spec) {
   devices.devices = instance_device_rules(spec);
   if (devices.devices.empty()) return;
   try {
-    cg.apply(devices);
+    // Made just before: nothing to replace (a cgroup that was there keeps
+    // what it had, and both programs must allow).
+    cg.apply(devices, /*fresh=*/true);
   } catch (const DeviceProgramRefused&) {
     // mult as root of a container's user namespace may not load BPF
     // programs: as runc there, no device list (that namespace's root

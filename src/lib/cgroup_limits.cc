@@ -186,6 +186,20 @@ std::string num(uint64_t v) { return std::to_string(v); }
 // -1 (or any negative) is unlimited: "max" in cgroup v2.
 std::string max_or(int64_t v) { return v < 0 ? "max" : std::to_string(v); }
 
+// ---- devices (v1; cgroup v2 has the BPF program of cgroup_devices.hh) -------
+
+// Deny everything, then the rules in order: each one overrides those
+// before it, as the kernel's own list does.
+void devices_v1(const Place& p, const std::vector<DeviceRule>& rules) {
+  check_device_numbers(rules);
+  p.put("devices", "devices.deny", "a");
+  for (size_t i = 0; i < rules.size(); ++i) {
+    std::string field = "devices[" + num(uint64_t{i}) + "]";
+    for (const auto& line : v1_device_lines(rules[i]))
+      p.put(field, rules[i].allow ? "devices.allow" : "devices.deny", line, quote(line));
+  }
+}
+
 // ---- memory -----------------------------------------------------------------
 
 void check_memory(const Resources& r, const std::string& limit_file) {
@@ -534,7 +548,7 @@ std::vector<std::string> Cgroup::controllers_for(const Resources& r) {
   return out;
 }
 
-void Cgroup::apply(const Resources& r) const {
+void Cgroup::apply(const Resources& r, bool fresh) const {
   // The place of `controller`, or an Error naming `field` (the first field
   // of the group that is set).
   auto place = [&](const std::string& controller, const std::string& field) {
@@ -606,9 +620,10 @@ void Cgroup::apply(const Resources& r) const {
     // grace period. Only a pure v1 host uses the v1 devices controller.
     bool v2 = false;
     if (const std::string* u = unified_leaf()) {
-      attach_device_program(*u, r.devices);
+      if (unified_fd_) attach_device_program(unified_fd_.get(), *u, r.devices, !fresh);
+      else attach_device_program(*u, r.devices);
     } else if (const std::string* dir = limit_dir("devices", &v2); dir && !v2) {
-      write_v1_device_rules(*dir, r.devices);
+      devices_v1(Place{*dir, false}, r.devices);
     } else {
       no_controller(layout_, "devices", "devices");
     }

@@ -23,9 +23,7 @@ using test::error_of;
 class DelegationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mult-deleg-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
+    ASSERT_FALSE(tmp_.empty()) << "no temporary directory";
     unified_ = tmp_ + "/sys/fs/cgroup/unified";
     fs::create_directories(tmp_ + "/sys/fs/cgroup/memory");
     fs::create_directories(unified_);
@@ -38,11 +36,6 @@ class DelegationTest : public ::testing::Test {
     // /a (someone else's) / b / c (ours): c is where the process is.
     for (const char* d : {"/a", "/a/b", "/a/b/c"}) cgroup(d, "hugetlb pids\n", "", "");
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
-  }
-
   void cgroup(const std::string& path, const std::string& controllers, const std::string& enabled,
               const std::string& procs) {
     std::string d = unified_ + path;
@@ -57,7 +50,8 @@ class DelegationTest : public ::testing::Test {
     return find_delegation(layout_, tmp_ + "/cgroup");
   }
 
-  std::string tmp_, unified_;
+  test::TempDir dir_{"mult-deleg"};
+  std::string tmp_ = dir_.path(), unified_;
   CgroupLayout layout_;
 };
 

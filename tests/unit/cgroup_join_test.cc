@@ -64,13 +64,7 @@ bool under(const std::string& dir, const CgroupHierarchy& h) {
 class CgroupJoinFakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mult-cgroup-join-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
+    ASSERT_FALSE(tmp_.empty()) << "no temporary directory";
   }
 
   CgroupLayout layout(const std::string& lines, const std::vector<std::string>& mounts) {
@@ -109,7 +103,8 @@ class CgroupJoinFakeTest : public ::testing::Test {
     return out;
   }
 
-  std::string tmp_;
+  test::TempDir dir_{"mult-cgroup-join-test"};
+  std::string tmp_ = dir_.path();
 };
 
 TEST_F(CgroupJoinFakeTest, V2OnlyJoinIsANoOp) {

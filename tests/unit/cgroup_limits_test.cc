@@ -42,13 +42,7 @@ constexpr int64_t kMiB = 1 << 20;
 class CgroupLimitsFakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mult-limits-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
+    ASSERT_FALSE(tmp_.empty()) << "no temporary directory";
   }
 
   CgroupLayout detect(const std::string& text, const std::vector<std::string>& mounts) {
@@ -103,7 +97,8 @@ class CgroupLimitsFakeTest : public ::testing::Test {
 
   std::string cg(const std::string& hierarchy) { return tmp_ + "/sys/fs/cgroup/" + hierarchy + "/mult/a"; }
 
-  std::string tmp_;
+  test::TempDir dir_{"mult-limits-test"};
+  std::string tmp_ = dir_.path();
 };
 
 Resources full_resources() {

@@ -44,13 +44,7 @@ std::vector<std::string> V(std::initializer_list<const char*> l) { return {l.beg
 class CgroupFakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mult-cgroup-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    tmp_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
+    ASSERT_FALSE(tmp_.empty()) << "no temporary directory";
   }
 
   // Writes a mountinfo and makes each mount point in the fake tree.
@@ -125,7 +119,8 @@ class CgroupFakeTest : public ::testing::Test {
     return out;
   }
 
-  std::string tmp_;
+  test::TempDir dir_{"mult-cgroup-test"};
+  std::string tmp_ = dir_.path();
 };
 
 TEST_F(CgroupFakeTest, DetectsPureV2) {

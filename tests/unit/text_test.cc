@@ -34,9 +34,7 @@ TEST(SplitFields, ReadsFieldsAsGetlineDoes) {
 class ColonFiles : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/mult-text-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    ASSERT_FALSE(dir_.empty()) << "no temporary directory";
     std::filesystem::create_directories(dir_ + "/etc");
     test::spit(dir_ + "/etc/passwd",
                "root:x:0:0:root:/root:/bin/sh\n"
@@ -49,8 +47,8 @@ class ColonFiles : public ::testing::Test {
                "video:x:44:other\n"
                "disk:x:6:web");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  test::TempDir tmp_{"mult-text"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(ColonFiles, ResolvesANameWithItsGroups) {
