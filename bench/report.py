@@ -421,9 +421,12 @@ def findings_md(res):
     out.append(
         f"- **run to exit ({fmt(run)} ms; floor {fmt(floor)}, crun {fmt(crun)}).** On the CPU mult's run "
         f"costs {fmt(cpu(r_mult))} ms (user + system, all its processes) against {fmt(cpu(r_floor))} ms for "
-        f"the floor; `mult --version` alone takes {fmt(ver)} ms (shared libraries loaded and relocated on "
-        f"every command: {', '.join(l.split('.so')[0] for l in libs) or 'none'}; libmnl, libnftables "
-        f"and libseccomp are opened only when a network or an uncached filter needs them)." + libc_txt + " " + cpu_txt + " The rest is waiting. Off the CPU, per run in this run: "
+        f"the floor; `mult --version` alone takes {fmt(ver)} ms (" +
+        (f"shared libraries loaded and relocated on every command: "
+         f"{', '.join(l.split('.so')[0] for l in libs)}" if libs else
+         "linked statically: no dynamic loader, no shared library") +
+        f"; libmnl, libnftables and libseccomp are opened only when a network or an uncached "
+        f"filter needs them)." + libc_txt + " " + cpu_txt + " The rest is waiting. Off the CPU, per run in this run: "
         + (f"{fmt(disc['per_run_ms'])} ms in `blkdev_issue_discard` (removing the instance's state "
            f"files on a file system mounted with `discard`); " if disc else
            "no waits on the state files: they are on a tmpfs here, as /run usually is (this VM's /run is "
@@ -478,8 +481,10 @@ def findings_md(res):
             f"{m['rollup'].get('Anonymous')} KiB is anonymous; the rest is pages of mapped files ({top} KiB), "
             f"shared with every other process that maps them, and brought in by the kernel 64 KiB around "
             f"each page fault: a C program that only returns, linked the same way against glibc, peaks "
-            f"at about 1 MiB here. The faces are built `-Os` with `--gc-sections`, need no shared library "
-            f"but libc (libcap linked in; libmnl, libnftables and libseccomp opened only when a network or "
+            f"at about 1 MiB here. The faces are built `-Os` with `--gc-sections`, " +
+            ("linked statically (static PIE: only the parts of the C library mult calls, and no loader)"
+             if not libs else f"need no shared library but {', '.join(libs)}") +
+            f" (libcap linked in; libmnl, libnftables and libseccomp opened only when a network or "
             f"an uncached filter needs them), and link no libm or iostreams; `-O2` measured no faster and "
             f"300 KiB larger.")
 
