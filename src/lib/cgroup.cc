@@ -417,6 +417,10 @@ CgroupLayout CgroupLayout::detect(const std::string& mountinfo, const std::strin
     pos = nl + 1;
 
     // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+    // Most lines are not cgroups: skipped on their type alone (the fields
+    // before " - " escape their spaces, so it is the separator).
+    size_t type_at = line.find(" - ");
+    if (type_at == std::string_view::npos || line.substr(type_at + 3, 6) != "cgroup") continue;
     std::vector<std::string_view> f = split(line, ' ');
     size_t dash = 6;
     while (dash < f.size() && f[dash] != "-") ++dash;

@@ -248,6 +248,12 @@ void bind_runtime_file(Spec& spec, const std::string& dir, const char* file, con
   spec.mounts.push_back({target, "bind", path, {"bind", "nosuid", "nodev", "noexec"}});
 }
 
+// Whether `spec` asks for a veth on a bridge (--net bridge[:NET]): the only
+// network mode that takes a lease, rules and a device to give back.
+static bool bridged(const Spec& spec) {
+  return annotation(spec, kAnnotationNet).rfind("bridge:", 0) == 0;
+}
+
 // The instance's network, made in mult between the clone and the
 // instance's own set-up: what --net and its companions asked for.
 class NetworkPlan {
@@ -260,7 +266,7 @@ class NetworkPlan {
     if (mode_.empty()) mode_ = spec.linux.find_namespace("network")->path.empty() ? "none" : "ns";
   }
   const std::string& mode() const { return mode_; }
-  bool bridged() const { return mode_.rfind("bridge:", 0) == 0; }
+  bool bridged() const { return mult::bridged(spec_); }
 
   // Before launch: /etc/hosts of an instance without a bridge.
   void prepare() {
@@ -443,7 +449,9 @@ int Engine::run(const std::string& name, const Json& doc, const RunOptions& opts
     inst->cgroup().remove();
     inst.reset();
     release_id_range(store_, name);
-    NetAttachment::detach(store_, name);
+    // Without a bridge nothing was attached: no scan of every network's
+    // leases (detach's recovery after a crash; rm and gc still do it).
+    if (bridged(spec)) NetAttachment::detach(store_, name);
     remove_tree(store_.runtime_dir(name));
     if (rebooted) {
       std::fprintf(stderr, "mult: instance \"%s\": rebooted from inside; starting it again\n", name.c_str());
