@@ -452,6 +452,8 @@ def findings_md(res):
         per_start = d["start_s"] * 1000 / max(d["started"], 1)
         per_rm = d["rm_s"] * 1000 / max(d["started"], 1)
         netns = (nn["default"]["Slab"] - nn["net-host"]["Slab"]) if nn else None
+        kern = lambda m: sum(nn[m][k] for k in ("Slab", "KernelStack", "PageTables"))
+        init = (kern("default") - kern("no-init")) if nn and "no-init" in nn else None
         rmc = nn["rm_calls_total_per_instance"] if nn else None
         rmtop = ", ".join(f"{c} {v}" for c, v in nn["rm_calls_per_instance"][:5]) if nn else "n/a"
         crun_part = (f" (crun: {dc['start_s'] * 1000 / max(dc['started'], 1):.1f} and "
@@ -467,9 +469,13 @@ def findings_md(res):
             f"tables per instance. The network namespace (loopback only) accounts for {fmt(netns, '.0f')} "
             f"KiB of slab per instance (default against `--net host`): the kernel's per-namespace state "
             f"(loopback device, IPv4 and IPv6 tables, per-namespace sysctl tables, /proc/net entries, "
-            f"kernel sockets), which mult cannot shrink. With it, ≤ 400 KiB per instance would need "
-            f"instances without a network stack of their own; every instance has one, as this project "
-            f"promises.")
+            f"kernel sockets), which mult cannot shrink. " +
+            (f"mult-init, the instance's own PID 1, accounts for {init:.0f} KiB of kernel memory (its "
+             f"task, kernel stack and page tables; default against `--init /bin/sleep`, where the "
+             f"command is PID 1 and the instance one process, as crun's containers are) besides its "
+             f"few KiB of Pss. " if init is not None else "") +
+            f"With both, ≤ 400 KiB per instance would need instances without a network stack or "
+            f"an init of their own; every instance has both, as this project promises.")
 
     # footprint
     f, _ = load(res, "footprint", "rss-mult")

