@@ -358,8 +358,7 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
 // The instance's side, from its first instruction to its init: the order in
 // which an instance is made.
 [[noreturn]] void build_instance(const Spec& spec, const LaunchRequest& req, int sock,
-                                 int init_fd,
-                                 CgroupEntry& cgroup_entry) {
+                                 int init_fd, CgroupEntry& cgroup_entry, bool loopback_by_mult) {
   Gates gates;
   gates.sock = sock;
   // Until exec, this process is mult: nothing in the instance may read its
@@ -388,7 +387,7 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
       throw sys_error("cgroup namespace");           // rooted at its own cgroup
     set_time_offsets(spec);
     set_names(spec);                                 // hostname, domainname
-    if (makes_namespace(spec, "network")) bring_up_loopback();
+    if (makes_namespace(spec, "network") && !loopback_by_mult) bring_up_loopback();
     if (req.on_created) gates.state_json = await_created(sock, devices);  // prestart, createRuntime hooks
     if (!req.start_fifo.empty()) gates.start_fifo = open_path(req.start_fifo);
     gates.console_socket = req.console_socket;
@@ -532,6 +531,8 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   int pidfd = -1;
   int cgfd = inst.cgroup_.unified_fd();
   PidNamespaceForChild pid_ns(spec);
+  NetnsAhead netns((flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER));
+  if (netns.made()) flags &= ~uint64_t(CLONE_NEWNET);
   pid_t pid = clone_instance(flags, cgfd, &pidfd);
   if (pid < 0 && cgfd >= 0) {  // a hierarchy that refuses CLONE_INTO_CGROUP
     cgfd = -1;
@@ -540,8 +541,11 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (pid < 0) throw sys_error("clone instance");
   if (pid == 0) {
     ours.reset();
-    build_instance(spec, req, theirs.get(), init_bin.get(), cgroup_entry);
+    const bool loopback_by_mult = netns.made();
+    netns.drop_in_child();
+    build_instance(spec, req, theirs.get(), init_bin.get(), cgroup_entry, loopback_by_mult);
   }
+  netns.return_home();
   pid_ns.restore();
   inst.pid_ = pid;
   inst.pidfd_.reset(pidfd);
@@ -557,9 +561,11 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
     if (::geteuid() == 0) root_tree = idmapped_tree(rootfs, open_userns(pid).get());
   }
   send_fd(ours.get(), kGo, root_tree.get());
-  // While the instance mounts its root: the device program, loaded and
-  // attached before anything in it execs, and the seccomp filter, compiled
-  // here once (or read from the cache): the instance only installs it.
+  // While the instance mounts its root: its loopback up (where mult made
+  // its network namespace), the device program, loaded and attached before
+  // anything in it execs, and the seccomp filter, compiled here once (or
+  // read from the cache): the instance only installs it.
+  if (netns.made()) netns.bring_up_loopback();
   apply_instance_devices(inst.cgroup_, spec);
   std::optional<SeccompProgram> seccomp;
   if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);

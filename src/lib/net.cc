@@ -1,10 +1,15 @@
-// The loopback interface of a new network namespace.
+// The loopback interface of a new network namespace, and the namespace
+// itself where mult makes it ahead of the instance.
 #include "net.hh"
 
+#include <fcntl.h>
 #include <net/if.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "error.hh"
@@ -12,17 +17,61 @@
 
 namespace mult {
 
+namespace {
+
 // One interface flag: set through the socket ioctl that ifconfig(8) uses,
 // with no netlink socket to open, bind and read an acknowledgement from.
-void bring_up_loopback() {
-  Fd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-  if (!sock) throw sys_error("loopback: socket");
+// The ioctl acts in the namespace `sock` was made in.
+void set_loopback_up(int sock) {
   ifreq ifr{};
   std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) throw sys_error("loopback: flags");
+  if (::ioctl(sock, SIOCGIFFLAGS, &ifr) != 0) throw sys_error("loopback: flags");
   if (ifr.ifr_flags & IFF_UP) return;
   ifr.ifr_flags = short(ifr.ifr_flags | IFF_UP);
-  if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) throw sys_error("loopback: up");
+  if (::ioctl(sock, SIOCSIFFLAGS, &ifr) != 0) throw sys_error("loopback: up");
 }
+
+Fd any_socket() {
+  Fd sock(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock) throw sys_error("loopback: socket");
+  return sock;
+}
+
+}  // namespace
+
+void bring_up_loopback() { set_loopback_up(any_socket().get()); }
+
+NetnsAhead::NetnsAhead(bool wanted) {
+  if (!wanted) return;
+  home_.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!home_) return;
+  if (::unshare(CLONE_NEWNET) != 0) {  // not allowed: the instance makes it
+    home_.reset();
+    return;
+  }
+  try {
+    loopback_ = any_socket();
+  } catch (...) {
+    return_home();
+    throw;
+  }
+}
+
+void NetnsAhead::return_home() {
+  if (!home_) return;
+  if (::setns(home_.get(), CLONE_NEWNET) != 0) {
+    // Going on in the instance's namespace would configure the wrong network.
+    std::perror("mult: return to own network namespace");
+    std::abort();
+  }
+  home_.reset();
+}
+
+void NetnsAhead::drop_in_child() {
+  home_.reset();
+  loopback_.reset();
+}
+
+void NetnsAhead::bring_up_loopback() const { set_loopback_up(loopback_.get()); }
 
 }  // namespace mult
