@@ -272,10 +272,17 @@ TEST_F(IntegrationIsolation, KernelInterfacesAreProtected) {
 TEST_F(IntegrationIsolation, NetworkIsPrivate) {
   std::string host_before = read_text("/proc/self/net/dev");
   CmdResult r = mult({"run", "--name", unique("net"), "--", "/bin/sh", "-c",
-                      "echo links=$(ls /sys/class/net | tr '\\n' ' ')"});
+                      "echo links=$(ls /sys/class/net | tr '\\n' ' '); "
+                      "echo lo=$(cat /sys/class/net/lo/flags); echo ns=$(readlink /proc/self/ns/net)"});
   ASSERT_EQ(r.status, 0) << r.describe();
   // Only its own loopback: none of the host's interfaces.
   EXPECT_EQ(field(r.out, "links"), "lo") << r.describe();
+  // Up (IFF_UP), whether mult made the namespace ahead or the instance did.
+  ASSERT_TRUE(field(r.out, "lo")) << r.describe();
+  EXPECT_EQ(std::stoul(*field(r.out, "lo"), nullptr, 16) & 1, 1u) << r.describe();
+  char host_ns[64] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", host_ns, sizeof host_ns - 1), 0);
+  EXPECT_NE(field(r.out, "ns").value_or(host_ns), host_ns) << r.describe();
   std::string host_after = read_text("/proc/self/net/dev");
   auto names = [](const std::string& dev) {
     std::vector<std::string> out;
