@@ -524,6 +524,37 @@ def findings_md(res):
 # ---------------------------------------------------------------- targets
 
 
+def paired_medians(res):
+    """{name: median ms} of bench/paired.py's runs in the start section, or None."""
+    d, _ = load(res, "start", "paired")
+    if not d or "rows" not in d:
+        return None
+    return {k: v["median_ms"] for k, v in d["rows"].items() if v.get("median_ms") is not None}
+
+
+def paired_md(res):
+    d, _ = load(res, "start", "paired")
+    if not d or "rows" not in d:
+        return ""
+    rows = d["rows"]
+    base = rows.get("crun", {}).get("median_ms")
+    floor = rows.get("unshare-floor", {}).get("median_ms")
+    out = [f"**Paired runs** (`bench/paired.py`): the same commands in turn, one run of each a "
+           f"round, the order rotating, {d['rounds']} rounds after {d['warmup']} of warm-up, so that "
+           f"every command meets the same load; each run timed from spawn to reaped exit (a little "
+           f"more than hyperfine's time). crun runs in its private mount namespace as above, entered "
+           f"just for its spawn. The targets are judged on these.", "",
+           "| command | median ms | p25 ms | p75 ms | min ms | max ms | runs | × unshare-floor | × crun |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        m = r.get("median_ms")
+        failed = f" (+{r['failed']} failed)" if r.get("failed") else ""
+        out.append(f"| {name} | {fmt(m)} | {fmt(r.get('p25_ms'))} | {fmt(r.get('p75_ms'))} | "
+                   f"{fmt(r.get('min_ms'))} | {fmt(r.get('max_ms'))} | {r['runs']}{failed} | "
+                   f"{fmt(ratio(m, floor))} | {fmt(ratio(m, base))} |")
+    return "\n".join(out) + "\n"
+
+
 def targets(res):
     t = []
 
@@ -536,10 +567,20 @@ def targets(res):
     mult, _ = median_ms(res, "start", "mult")
     crun, _ = median_ms(res, "start", "crun")
     floor, _ = median_ms(res, "start", "unshare-floor")
-    r = ratio(mult, crun)
-    row("run to exit vs crun", "≤ 0.5×", f"{fmt(r)}× ({fmt(mult)} vs {fmt(crun)} ms)", le(r, 0.5))
-    r = ratio(mult, floor)
-    row("run to exit vs unshare floor", "≤ 1.5×", f"{fmt(r)}× ({fmt(mult)} vs {fmt(floor)} ms)", le(r, 1.5))
+    # Judged on the paired runs where there are some: the rows one after the
+    # other can meet different load on this shared host.
+    pr = paired_medians(res)
+    for peer, name, lim in ((crun, "crun", 0.5), (floor, "unshare floor", 1.5)):
+        key = "crun" if name == "crun" else "unshare-floor"
+        seq = f"{fmt(ratio(mult, peer))}× ({fmt(mult)} vs {fmt(peer)} ms)"
+        if pr and pr.get(key) and pr.get("mult"):
+            r = ratio(pr["mult"], pr[key])
+            row(f"run to exit vs {name}", f"≤ {lim}×",
+                f"{fmt(r)}× in paired runs ({fmt(pr['mult'])} vs {fmt(pr[key])} ms); "
+                f"one row after the other {seq}", le(r, lim))
+        else:
+            r = ratio(mult, peer)
+            row(f"run to exit vs {name}", f"≤ {lim}×", seq, le(r, lim))
 
     oci, oerr = median_ms(res, "cycle", "mult-oci")
     ccyc, _ = median_ms(res, "cycle", "crun")
@@ -732,6 +773,7 @@ and `runc run` on a bundle of the same root (read-only, /bin/true),
 """)
     md.append(timing_md(res, "start", ("mult", "mult-oci", "unshare-floor", "crun", "runc", "bwrap", "true"),
                         ("unshare-floor", "crun")))
+    md.append(paired_md(res))
     md.append("""
 ## 2. OCI cycle
 

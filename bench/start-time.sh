@@ -41,4 +41,23 @@ else
   na $S bwrap "bubblewrap not installed"
 fi
 
+# Paired: mult, crun and the floor in turn, one run each a round, in the
+# same minutes (bench/paired.py); crun in its namespace, held by a process
+# of this script's own.
+if command -v crun >/dev/null; then
+  unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec sleep 100000' &
+  holder=$!
+  i=0
+  while grep -q ' /sys/fs/cgroup/unified ' "/proc/$holder/mountinfo" 2>/dev/null && [ $i -lt 100 ]; do
+    sleep 0.02; i=$((i + 1))
+  done
+  echo "paired runs ($RUNS rounds): mult, crun, unshare-floor" >&2
+  CRUN_NS_PID=$holder python3 "$BENCH/paired.py" "$RES/$S/paired.json" "$RUNS" "$WARMUP" \
+    "mult=$MULT run --rootfs $ROOTFS -- /bin/true" \
+    "crun@crun-ns=crun --root $WORK/crun-start run -b $BUNDLE_TRUE bench-crun-p$$" \
+    "unshare-floor=unshare -pfmuinC --fork /bin/true" || echo "  paired runs failed" >&2
+  kill "$holder" 2>/dev/null || true
+  wait "$holder" 2>/dev/null || true
+fi
+
 table $S mult,mult-oci,unshare-floor,crun,runc,bwrap,true unshare-floor crun
