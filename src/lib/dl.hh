@@ -10,9 +10,22 @@
 
 namespace mult {
 
+// A statically linked mult opens a library with its own copy of glibc's
+// dynamic loader, which brings the host's libc.so.6 along: the two must be
+// of one glibc release, as for any static program that calls dlopen. ""
+// where they are (or mult is dynamic), else why not, naming both.
+std::string static_dlopen_refusal();
+// "2.36" from the banner of a C library file ("GNU C Library (Debian GLIBC
+// 2.36-9+deb12u14) stable release version 2.36."); "" where there is none.
+std::string glibc_release_of(const std::string& libc_so);
+
 // dlopen(soname) for good; nullptr and *why ("cannot load X (reason)") when
 // it cannot be.
 inline void* open_library(const char* soname, std::string* why) {
+  if (std::string refusal = static_dlopen_refusal(); !refusal.empty()) {
+    *why = std::string("cannot load ") + soname + ": " + refusal;
+    return nullptr;
+  }
   void* lib = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     const char* reason = ::dlerror();

@@ -143,9 +143,18 @@ void add_namespace_rules(Json& rules) {
 
 // ---- libseccomp, loaded when a filter is compiled --------------------------
 //
-// A start whose filter is in the cache installs it with seccomp(2) alone:
-// libseccomp is loaded (dlopen) only to compile one, so that the loader
-// does not map and relocate it at every start of mult and mult-oci.
+// A start whose filter is in the cache installs it with seccomp(2) alone.
+// A static mult has libseccomp linked in (CMakeLists.txt); a dynamic one
+// loads it (dlopen) only to compile a filter, so that the loader does not
+// map and relocate it at every start of mult and mult-oci. The references
+// below are weak: null where the library is not part of the program.
+#pragma weak seccomp_init
+#pragma weak seccomp_release
+#pragma weak seccomp_arch_add
+#pragma weak seccomp_attr_set
+#pragma weak seccomp_syscall_resolve_name
+#pragma weak seccomp_rule_add_array
+#pragma weak seccomp_export_bpf
 
 struct SeccompApi {
   decltype(&::seccomp_init) init;
@@ -159,6 +168,11 @@ struct SeccompApi {
 
 // Fills `api`; "" or why not.
 std::string load_seccomp_api(SeccompApi& api) {
+  if (&::seccomp_init != nullptr) {
+    api = {&::seccomp_init, &::seccomp_release, &::seccomp_arch_add, &::seccomp_attr_set,
+           &::seccomp_syscall_resolve_name, &::seccomp_rule_add_array, &::seccomp_export_bpf};
+    return "";
+  }
   return load_library("libseccomp.so.2", std::pair{&api.init, "seccomp_init"},
                       std::pair{&api.release, "seccomp_release"},
                       std::pair{&api.arch_add, "seccomp_arch_add"},
