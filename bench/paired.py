@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Paired runs: several commands run in turn, one run each per round, the
-order rotating from round to round, so that a change in the host's load
-falls on all of them alike (hyperfine measures one command after the other,
-and a minute of other load on this shared host moves one row only).
+"""Paired runs: several commands run in turn, one run each per round, so
+that a change in the host's load falls on all of them alike (hyperfine
+measures one command after the other, and a minute of other load on this
+shared host moves one row only). The rounds go through every order of the
+commands in turn: each command follows each other one equally often, as
+what a run leaves the kernel to finish (a network namespace's teardown
+runs after its processes are gone) falls on the run after it. A rotation
+would keep one successor per command.
 
   paired.py OUT.json ROUNDS WARMUP NAME=CMD [NAME=CMD ...]
 
@@ -13,6 +17,7 @@ driver enters it just for that command's spawn and returns. Each run is
 timed from spawn to reaped exit; a run that fails is counted and left out.
 """
 import ctypes
+import itertools
 import json
 import os
 import shlex
@@ -45,9 +50,9 @@ def main():
     devnull = os.open("/dev/null", os.O_RDWR)
     times = {name: [] for name, _, _ in cmds}
     failed = {name: 0 for name, _, _ in cmds}
+    orders = list(itertools.permutations(cmds))
     for i in range(warmup + rounds):
-        k = i % len(cmds)
-        for name, argv, crun_ns in cmds[k:] + cmds[:k]:
+        for name, argv, crun_ns in orders[i % len(orders)]:
             if crun_ns:
                 setns(other)
             t = time.perf_counter()

@@ -540,10 +540,13 @@ def paired_md(res):
     base = rows.get("crun", {}).get("median_ms")
     floor = rows.get("unshare-floor", {}).get("median_ms")
     out = [f"**Paired runs** (`bench/paired.py`): the same commands in turn, one run of each a "
-           f"round, the order rotating, {d['rounds']} rounds after {d['warmup']} of warm-up, so that "
-           f"every command meets the same load; each run timed from spawn to reaped exit (a little "
-           f"more than hyperfine's time). crun runs in its private mount namespace as above, entered "
-           f"just for its spawn. The targets are judged on these.", "",
+           f"round, {d['rounds']} rounds after {d['warmup']} of warm-up, so that every command meets "
+           f"the same load; the rounds go through every order of the commands alike, so that each "
+           f"follows each other one equally often (what a run leaves the kernel to finish, such as a "
+           f"network namespace's teardown, falls on the next run). Each run is timed from spawn to "
+           f"reaped exit, from a Python driver (a little more than hyperfine's time). crun runs in its "
+           f"private mount namespace as above, entered just for its spawn. The targets are judged on "
+           f"these.", "",
            "| command | median ms | p25 ms | p75 ms | min ms | max ms | runs | × unshare-floor | × crun |",
            "|---|---|---|---|---|---|---|---|---|"]
     for name, r in rows.items():

@@ -43,7 +43,9 @@ fi
 
 # Paired: mult, crun and the floor in turn, one run each a round, in the
 # same minutes (bench/paired.py); crun in its namespace, held by a process
-# of this script's own.
+# of this script's own. PAIRED_ROUNDS (600: every order of the three 100
+# times) costs about ten seconds.
+PAIRED_ROUNDS=${PAIRED_ROUNDS:-600}
 if command -v crun >/dev/null; then
   unshare -m --propagation private sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec sleep 100000' &
   holder=$!
@@ -51,8 +53,8 @@ if command -v crun >/dev/null; then
   while grep -q ' /sys/fs/cgroup/unified ' "/proc/$holder/mountinfo" 2>/dev/null && [ $i -lt 100 ]; do
     sleep 0.02; i=$((i + 1))
   done
-  echo "paired runs ($RUNS rounds): mult, crun, unshare-floor" >&2
-  CRUN_NS_PID=$holder python3 "$BENCH/paired.py" "$RES/$S/paired.json" "$RUNS" "$WARMUP" \
+  echo "paired runs ($PAIRED_ROUNDS rounds): mult, crun, unshare-floor" >&2
+  CRUN_NS_PID=$holder python3 "$BENCH/paired.py" "$RES/$S/paired.json" "$PAIRED_ROUNDS" "$WARMUP" \
     "mult=$MULT run --rootfs $ROOTFS -- /bin/true" \
     "crun@crun-ns=crun --root $WORK/crun-start run -b $BUNDLE_TRUE bench-crun-p$$" \
     "unshare-floor=unshare -pfmuinC --fork /bin/true" || echo "  paired runs failed" >&2
