@@ -2,22 +2,33 @@
 // library (dl.hh).
 #include "dl.hh"
 
+#include <fcntl.h>
 #include <gnu/libc-version.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <string>
+#include <string_view>
 
-#include "store.hh"
+#include "fd.hh"
 
 namespace mult {
 
 std::string glibc_release_of(const std::string& libc_so) {
-  std::string text;
-  if (try_read_file(libc_so, text) != 0) return "";
+  // Mapped, not read: the banner is somewhere in 2 MB of library.
+  Fd fd(::open(libc_so.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) != 0 || st.st_size <= 0) return "";
+  const size_t size = size_t(st.st_size);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (map == MAP_FAILED) return "";
+  std::string_view text(static_cast<const char*>(map), size);
   size_t at = text.find("GNU C Library ");
-  size_t end = at == std::string::npos ? at : text.find('\n', at);
-  if (end == std::string::npos) return "";
-  std::string banner = text.substr(at, end - at);
+  size_t end = at == std::string_view::npos ? at : text.find('\n', at);
+  std::string banner = end == std::string_view::npos ? "" : std::string(text.substr(at, end - at));
+  ::munmap(map, size);
+  if (banner.empty()) return "";
   size_t v = banner.rfind(" version ");
   if (v == std::string::npos) return "";
   std::string release = banner.substr(v + 9);
