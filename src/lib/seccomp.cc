@@ -146,40 +146,36 @@ void add_namespace_rules(Json& rules) {
 // A start whose filter is in the cache installs it with seccomp(2) alone.
 // A static mult has libseccomp linked in (CMakeLists.txt); a dynamic one
 // loads it (dlopen) only to compile a filter, so that the loader does not
-// map and relocate it at every start of mult and mult-oci. The references
-// below are weak: null where the library is not part of the program.
-#pragma weak seccomp_init
-#pragma weak seccomp_release
-#pragma weak seccomp_arch_add
-#pragma weak seccomp_attr_set
-#pragma weak seccomp_syscall_resolve_name
-#pragma weak seccomp_rule_add_array
-#pragma weak seccomp_export_bpf
+// map and relocate it at every start of mult and mult-oci.
+//
+// The functions mult calls, named once: each F(name) is seccomp_<name>.
+#define MULT_SECCOMP_FUNCTIONS(F) \
+  F(init) F(release) F(arch_add) F(attr_set) F(syscall_resolve_name) F(rule_add_array) F(export_bpf)
+
+// Weak references: null where the library is not part of the program.
+#define MULT_PRAGMA(text) _Pragma(#text)
+#define MULT_WEAK(name) MULT_PRAGMA(weak seccomp_##name)
+MULT_SECCOMP_FUNCTIONS(MULT_WEAK)
+#undef MULT_WEAK
+#undef MULT_PRAGMA
 
 struct SeccompApi {
-  decltype(&::seccomp_init) init;
-  decltype(&::seccomp_release) release;
-  decltype(&::seccomp_arch_add) arch_add;
-  decltype(&::seccomp_attr_set) attr_set;
-  decltype(&::seccomp_syscall_resolve_name) resolve_name;
-  decltype(&::seccomp_rule_add_array) rule_add_array;
-  decltype(&::seccomp_export_bpf) export_bpf;
+#define MULT_POINTER(name) decltype(&::seccomp_##name) name;
+  MULT_SECCOMP_FUNCTIONS(MULT_POINTER)
+#undef MULT_POINTER
 };
 
 // Fills `api`; "" or why not.
 std::string load_seccomp_api(SeccompApi& api) {
-  if (&::seccomp_init != nullptr) {
-    api = {&::seccomp_init, &::seccomp_release, &::seccomp_arch_add, &::seccomp_attr_set,
-           &::seccomp_syscall_resolve_name, &::seccomp_rule_add_array, &::seccomp_export_bpf};
+  if (&::seccomp_init != nullptr) {  // linked in
+#define MULT_LINKED(name) api.name = &::seccomp_##name;
+    MULT_SECCOMP_FUNCTIONS(MULT_LINKED)
+#undef MULT_LINKED
     return "";
   }
-  return load_library("libseccomp.so.2", std::pair{&api.init, "seccomp_init"},
-                      std::pair{&api.release, "seccomp_release"},
-                      std::pair{&api.arch_add, "seccomp_arch_add"},
-                      std::pair{&api.attr_set, "seccomp_attr_set"},
-                      std::pair{&api.resolve_name, "seccomp_syscall_resolve_name"},
-                      std::pair{&api.rule_add_array, "seccomp_rule_add_array"},
-                      std::pair{&api.export_bpf, "seccomp_export_bpf"});
+#define MULT_LOOKUP(name) , std::pair{&api.name, "seccomp_" #name}
+  return load_library("libseccomp.so.2" MULT_SECCOMP_FUNCTIONS(MULT_LOOKUP));
+#undef MULT_LOOKUP
 }
 
 // Throws Error("linux.seccomp: libseccomp is not available: ...").
@@ -295,7 +291,7 @@ size_t add_rule(void* ctx, uint32_t default_action, const SeccompRule& rule,
 
   size_t added = 0;
   for (const std::string& name : rule.names) {
-    int nr = lib().resolve_name(name.c_str());
+    int nr = lib().syscall_resolve_name(name.c_str());
     // Unknown to libseccomp on every architecture: profiles list calls that
     // newer kernels have; like runc, skip them.
     if (nr == __NR_SCMP_ERROR) continue;
