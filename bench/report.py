@@ -111,29 +111,42 @@ def timing_text(res, sec, order, bases):
     return "\n".join(out)
 
 
+def accounted(d):
+    """(total, kernel) KiB per instance: the processes' Pss, the kernel's
+    growth (slab, kernel stacks, page tables, per-CPU) and tmpfs pages."""
+    k = d["kernel_per_instance_kib"]
+    kern = k["Slab"] + k["KernelStack"] + k["PageTables"] + k.get("Percpu", 0)
+    return d["pss_per_instance_kib"] + kern + d.get("shmem_per_instance_kib", 0), kern
+
+
+DENSITY_ROWS = (("mult", "mult, idle"), ("mult-sleep", "mult, sleep"), ("crun", "crun"))
+
+
 def density_md(res):
     rows = []
-    for rt in ("mult", "crun"):
-        d, err = load(res, "density", rt)
-        rows.append((rt, d, err))
-    out = ["| runtime | N | started | start all s | per start ms | remove all s | "
-           "MemAvailable Δ per instance KiB | slope over the ramp KiB | Pss per instance KiB | kernel Δ per instance KiB "
-           "(slab + stacks + page tables) | not returned after removal MiB | left behind |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, label in DENSITY_ROWS:
+        d, err = load(res, "density", name)
+        rows.append((label, d, err))
+    out = ["| runtime, instances | N | started | start all s | per start ms | remove all s | "
+           "accounted per instance KiB | Pss KiB | kernel KiB (slab + stacks + page tables + per-CPU) | "
+           "tmpfs KiB | MemAvailable Δ per instance KiB | slope over the ramp KiB | "
+           "not returned after removal MiB | left behind |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for rt, d, err in rows:
         if d is None:
-            out.append(f"| {rt} | n/a | | | | | | | | | | |")
+            out.append(f"| {rt} | n/a | | | | | | | | | | | | |")
             notes.append(f"- {rt}: {err}")
             continue
         k = d["kernel_per_instance_kib"]
-        kern = k["Slab"] + k["KernelStack"] + k["PageTables"]
+        acct, kern = accounted(d)
         left = ", ".join(f"{v} {n}" for n, v in d["left"].items())
         per = d["start_s"] * 1000 / max(d["started"], 1)
         out.append(f"| {rt} | {d['n']} | {d['started']} | {d['start_s']:.2f} | {per:.1f} | "
-                   f"{d['rm_s']:.2f} | {d['per_instance_kib']:.0f} | {fmt(d.get('ramp_slope_kib'), '.0f')} | "
-                   f"{d['pss_per_instance_kib']:.0f} | "
-                   f"{kern:.0f} ({k['Slab']:.0f} + {k['KernelStack']:.0f} + {k['PageTables']:.0f}) | "
+                   f"{d['rm_s']:.2f} | **{acct:.0f}** | {d['pss_per_instance_kib']:.0f} | "
+                   f"{kern:.0f} ({k['Slab']:.0f} + {k['KernelStack']:.0f} + {k['PageTables']:.0f} + "
+                   f"{k.get('Percpu', 0):.0f}) | {d.get('shmem_per_instance_kib', 0):.0f} | "
+                   f"{d['per_instance_kib']:.0f} | {fmt(d.get('ramp_slope_kib'), '.0f')} | "
                    f"{d['not_returned_kib'] / 1024:.1f} | {left} |")
         if d.get("start_errors"):
             notes.append(f"- {rt} start errors (last): {' / '.join(d['start_errors'])}")
@@ -142,7 +155,7 @@ def density_md(res):
         if d.get("left_examples"):
             notes.append(f"- {rt} left behind, e.g.: {', '.join(d['left_examples'])}")
         if "ls_s" in d:
-            notes.append(f"- `mult ls` with {d['running']} instances running took {d['ls_s']:.2f} s.")
+            notes.append(f"- {rt}: `mult ls` with {d['running']} instances running took {d['ls_s']:.2f} s.")
     return "\n".join(out) + ("\n\n" + "\n".join(notes) if notes else "")
 
 
@@ -446,37 +459,42 @@ def findings_md(res):
 
     # density
     d, _ = load(res, "density", "mult")
+    ds, _ = load(res, "density", "mult-sleep")
     dc, _ = load(res, "density", "crun")
     nn, _ = load(res, "profile", "netns")
     if d:
-        k = d["kernel_per_instance_kib"]
-        per_start = d["start_s"] * 1000 / max(d["started"], 1)
-        per_rm = d["rm_s"] * 1000 / max(d["started"], 1)
+        per_ms = lambda x, key: x[key] * 1000 / max(x["started"], 1)
+        acct, _ = accounted(d)
         netns = (nn["default"]["Slab"] - nn["net-host"]["Slab"]) if nn else None
         kern = lambda m: sum(nn[m][k] for k in ("Slab", "KernelStack", "PageTables"))
         init = (kern("default") - kern("no-init")) if nn and "no-init" in nn else None
         rmc = nn["rm_calls_total_per_instance"] if nn else None
         rmtop = ", ".join(f"{c} {v}" for c, v in nn["rm_calls_per_instance"][:5]) if nn else "n/a"
-        crun_part = (f" (crun: {dc['start_s'] * 1000 / max(dc['started'], 1):.1f} and "
-                     f"{dc['rm_s'] * 1000 / max(dc['started'], 1):.1f} ms)") if dc else ""
+        crun_part = (f" (crun: {per_ms(dc, 'start_s'):.1f} and {per_ms(dc, 'rm_s'):.1f} ms)") if dc else ""
+        sleep_part = ""
+        if ds:
+            sacct, _ = accounted(ds)
+            sleep_part = (f" An instance running `sleep` under its init (the *sleep* row) is {sacct:.0f} KiB: "
+                          f"the {sacct - acct:.0f} KiB more are that busybox sleep, its own Pss, task, kernel "
+                          f"stack and page tables (a static binary mapped far from its stack and heap), "
+                          f"which is the instance's workload, not mult's.")
         out.append(
-            f"- **density: {per_start:.1f} ms per start, {per_rm:.1f} ms per removal{crun_part}; the targets "
-            f"mean 10 ms each.** Each `mult run -d` is a whole start, with the waits above. `mult rm -f` with "
-            f"{rm_batch} names kills and waits for one instance after another, then removes its cgroup and "
-            f"state: {fmt(rmc, '.0f')} system calls per instance ({rmtop}; the `newfstatat` calls look for "
-            f"the instance's directory in each cgroup hierarchy). Memory: the instances' processes are "
-            f"{d['pss_per_instance_kib']:.0f} KiB Pss each (mult-init and sleep); the kernel holds more: "
-            f"{k['Slab']:.0f} KiB slab, {k['KernelStack']:.0f} KiB stacks and {k['PageTables']:.0f} KiB page "
-            f"tables per instance. The network namespace (loopback only) accounts for {fmt(netns, '.0f')} "
-            f"KiB of slab per instance (default against `--net host`): the kernel's per-namespace state "
+            f"- **density: {acct:.0f} KiB per idle instance with everything counted (target 400); "
+            f"{per_ms(d, 'start_s'):.1f} ms per start (`create` and `start`), {per_ms(d, 'rm_s'):.1f} ms per "
+            f"removal{crun_part}; the targets mean 10 ms each.** An idle instance is a booted system "
+            f"instance whose /etc/rc has ended: its one process is its init, as crun's containers are one "
+            f"process (sleep). Of its memory, the instance's network namespace (loopback only) is "
+            f"{fmt(netns, '.0f')} KiB of slab (default against `--net host`): the kernel's per-namespace state "
             f"(loopback device, IPv4 and IPv6 tables, per-namespace sysctl tables, /proc/net entries, "
-            f"kernel sockets), which mult cannot shrink. " +
-            (f"mult-init, the instance's own PID 1, accounts for {init:.0f} KiB of kernel memory (its "
-             f"task, kernel stack and page tables; default against `--init /bin/sleep`, where the "
-             f"command is PID 1 and the instance one process, as crun's containers are) besides its "
-             f"few KiB of Pss. " if init is not None else "") +
-            f"With both, ≤ 400 KiB per instance would need instances without a network stack or "
-            f"an init of their own; every instance has both, as this project promises.")
+            f"kernel sockets), which mult cannot shrink; " +
+            (f"mult-init, the instance's PID 1, holds {init:.0f} KiB of kernel memory (its task, kernel "
+             f"stack and page tables; an instance with it against one with `--init /bin/sleep`) and "
+             f"{d['pss_per_instance_kib']:.0f} KiB Pss; " if init is not None else "") +
+            f"the rest is the cgroup, the mount, PID, IPC, UTS and cgroup namespaces, the instance's "
+            f"mounts and the state files on tmpfs ({d.get('shmem_per_instance_kib', 0):.0f} KiB)." + sleep_part +
+            f" `mult rm -f` with {rm_batch} names kills and waits for one instance after another, then "
+            f"removes its cgroup and state: {fmt(rmc, '.0f')} system calls per instance ({rmtop}; the "
+            f"`newfstatat` calls look for the instance's directory in each cgroup hierarchy).")
 
     # footprint
     f, _ = load(res, "footprint", "rss-mult")
@@ -602,13 +620,13 @@ def targets(res):
     d, derr = load(res, "density", "mult")
     if d:
         n = d["n"]
-        k = d["kernel_per_instance_kib"]
-        kern = k["Slab"] + k["KernelStack"] + k["PageTables"] + k.get("Percpu", 0)
-        acct = d["pss_per_instance_kib"] + kern
-        row("density: memory per instance", "≤ 400 KiB",
-            f"{acct:.0f} KiB accounted (Pss {d['pss_per_instance_kib']:.0f} + kernel {kern:.0f}); "
-            f"MemAvailable fell {d['per_instance_kib']:.0f} KiB per instance, which includes whatever "
-            f"else ran on the host", acct <= 400)
+        acct, kern = accounted(d)
+        ds, _ = load(res, "density", "mult-sleep")
+        row("density: memory per idle instance", "≤ 400 KiB",
+            f"{acct:.0f} KiB accounted (Pss {d['pss_per_instance_kib']:.0f} + kernel {kern:.0f} + tmpfs "
+            f"{d.get('shmem_per_instance_kib', 0):.0f}); MemAvailable fell {d['per_instance_kib']:.0f} KiB per "
+            f"instance, which includes whatever else ran on the host" +
+            (f"; with a `sleep` running in each, {accounted(ds)[0]:.0f} KiB" if ds else ""), acct <= 400)
         scale = 1000 / n
         full = d["started"] == n
         row(f"density: start {n}", "1,000 ≤ 10 s",
@@ -618,8 +636,9 @@ def targets(res):
         row(f"density: remove {n}", "1,000 ≤ 10 s",
             f"{d['rm_s']:.2f} s" + (f" (≈ {d['rm_s'] * scale:.1f} s for 1,000)" if n != 1000 else ""),
             d["rm_s"] * scale <= 10)
-        clean = not any(d["left"].values())
-        row("density: nothing left", "0", ", ".join(f"{v} {k}" for k, v in d["left"].items()), clean)
+        left = {k: v + (ds["left"].get(k, 0) if ds else 0) for k, v in d["left"].items()}
+        row("density: nothing left", "0", ", ".join(f"{v} {k}" for k, v in left.items()) +
+            (" (idle and sleep)" if ds else ""), not any(left.values()))
     else:
         row("density", "", f"n/a ({derr})", None)
 
@@ -798,14 +817,19 @@ seccomp or no_new_privs). (`bench/exec.sh`)
     md.append(f"""
 ## 4. Density
 
-{n} idle instances started one after the other (`mult run -d --rootfs R --
-sleep 100000`, state under a temporary `--root` in the work directory), then removed with
-`mult rm -f` in batches of {host.get('rm_batch', 100)} names. MemAvailable is
+{n} instances of each kind started one after the other, state under a
+temporary `--root` in the work directory, then removed with `mult rm -f` in
+batches of {host.get('rm_batch', 100)} names. *Idle* instances, on which the targets are
+judged, are booted system instances (`mult create NAME --rootfs R`, then
+`mult start NAME`): the image's /etc/rc runs and ends, and the instance's one
+process is its init, mult-init. *Sleep* instances are `mult run -d --rootfs R
+-- sleep 100000`: mult-init and a busybox sleep under it. MemAvailable is
 sampled (median of 5 over a second) before, 2 s after the last start and 2 s
-after removal; *per instance* is its drop divided by the instances started.
-Pss is the instances' own processes (mult-init and sleep for mult, sleep for
-crun), summed from `smaps_rollup`; the kernel columns are the growth of
-Slab, KernelStack and PageTables in /proc/meminfo. *Slope* is the
+after removal; *MemAvailable Δ per instance* is its drop divided by the
+instances started. *Accounted* is the sum of the columns after it: the Pss of
+the instances' own processes (summed from `smaps_rollup`), the kernel's growth
+(Slab, KernelStack, PageTables and Percpu in /proc/meminfo) and of tmpfs pages
+(Shmem: the state files, which live on tmpfs here as under /run). *Slope* is the
 least-squares fit of MemAvailable against the number started, sampled 20
 times during the ramp (less sensitive to one burst elsewhere). *Left behind* counts
 instances still listed, state files, cgroup directories (every hierarchy),
