@@ -142,9 +142,11 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   Args rest(args.begin() + long(i) + 1, args.end());
-  for (const auto& a : rest)
-    if (a == "--help" || a == "-h") {
-      if (command == "exec" || command == "run") break;  // may belong to CMD
+  for (size_t k = 0; k < rest.size(); ++k)
+    if (rest[k] == "--help" || rest[k] == "-h") {
+      // After run's or exec's first word it may belong to CMD (`mult run
+      // -- ls --help`), so there only `mult run --help` asks for help.
+      if (k > 0 && (command == "exec" || command == "run")) break;
       print_usage(stdout);
       return kExitOk;
     }

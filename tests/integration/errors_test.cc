@@ -127,6 +127,20 @@ TEST_F(IntegrationErrors, UnknownOptionsAndCommands) {
   EXPECT_TRUE(contains(r.err, "unknown option --bogus")) << r.describe();
 }
 
+// Help for a command is the usage, on stdout, exit 0; after run's or exec's
+// command it is that command's own option.
+TEST_F(IntegrationErrors, HelpForEveryCommand) {
+  for (const char* command : {"run", "exec", "create", "start", "stop", "rm", "ls", "update", "net"}) {
+    CmdResult r = mult({command, "--help"});
+    EXPECT_EQ(r.status, 0) << r.describe();
+    EXPECT_TRUE(contains(r.out, "usage: mult")) << r.describe();
+    EXPECT_TRUE(contains(r.out, std::string("  ") + command + " ")) << r.describe();
+  }
+  CmdResult r = mult({"run", "--", "sh", "-c", "echo $1", "sh", "--help"});
+  EXPECT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(r.out, "--help\n") << r.describe();
+}
+
 TEST_F(IntegrationErrors, MissingCommand) {
   expect_clean_failure({"run"}, 2, {"run", "missing command"});
   expect_clean_failure({"run", "--name", unique("m")}, 2, {"run", "missing command"});
