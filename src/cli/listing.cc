@@ -58,7 +58,7 @@ int cmd_ls(Engine& e, const Args& a) {
     for (const auto& i : all)
       out.push_back({{"name", i.name}, {"state", i.state}, {"pid", i.pid},
                      {"hostname", i.hostname}, {"root", i.rootfs}, {"started", i.started},
-                     {"persistent", i.persistent}, {"memory", i.memory_usage}, {"pids", i.pids},
+                     {"persistent", i.persistent}, {"memory", i.memory_usage ? Json(*i.memory_usage) : Json(nullptr)}, {"pids", i.pids},
                      {"network", i.network}});
     std::printf("%s\n", out.dump(2).c_str());
     return kExitOk;
@@ -68,7 +68,7 @@ int cmd_ls(Engine& e, const Args& a) {
   for (const auto& i : all) {
     bool up = i.pid != 0;
     std::string pid = up ? std::to_string(i.pid) : "-";
-    std::string mem = up ? human_bytes(i.memory_usage) : "-";
+    std::string mem = up && i.memory_usage ? human_bytes(*i.memory_usage) : "-";
     std::string pids = up ? std::to_string(i.pids) : "-";
     std::printf("%-20s %-8s %8s %-20s %-8s %10s %5s %-14s %s\n", i.name.c_str(), i.state.c_str(),
                 pid.c_str(), i.hostname.empty() ? "-" : i.hostname.c_str(),
@@ -103,8 +103,11 @@ int cmd_stats(Engine& e, const Args& a) {
           cpu = 100.0 * double(s.cgroup.cpu_usage_ns - std::min(s.cgroup.cpu_usage_ns, b.cgroup.cpu_usage_ns)) /
                 double(s.sampled_ns - b.sampled_ns);
       const auto& c = s.cgroup;
-      double mem_pct = c.memory_limit && *c.memory_limit ? 100.0 * double(c.memory_usage) / double(*c.memory_limit) : 0;
-      rows.push_back({{"name", s.name}, {"cpuPercent", cpu}, {"memoryUsage", c.memory_usage},
+      double mem_pct = c.memory_usage && c.memory_limit && *c.memory_limit
+                           ? 100.0 * double(*c.memory_usage) / double(*c.memory_limit)
+                           : 0;
+      rows.push_back({{"name", s.name}, {"cpuPercent", cpu},
+                      {"memoryUsage", c.memory_usage ? Json(*c.memory_usage) : Json(nullptr)},
                       {"memoryLimit", c.memory_limit ? Json(*c.memory_limit) : Json(nullptr)},
                       {"memoryPercent", mem_pct}, {"pids", c.pids},
                       {"blockRead", c.io_read_bytes}, {"blockWrite", c.io_write_bytes},
@@ -118,7 +121,8 @@ int cmd_stats(Engine& e, const Args& a) {
                   "MEM %", "PIDS", "BLOCK I/O", "NET I/O");
       for (const auto& row : rows) {
         std::string lim = row["memoryLimit"].is_null() ? "-" : human_bytes(row["memoryLimit"].get<uint64_t>());
-        std::string mem = human_bytes(row["memoryUsage"].get<uint64_t>()) + " / " + lim;
+        std::string use = row["memoryUsage"].is_null() ? "-" : human_bytes(row["memoryUsage"].get<uint64_t>());
+        std::string mem = use + " / " + lim;
         std::string blk = human_bytes(row["blockRead"].get<uint64_t>()) + " / " +
                           human_bytes(row["blockWrite"].get<uint64_t>());
         std::string net = human_bytes(row["netRx"].get<uint64_t>()) + " / " +

@@ -50,10 +50,13 @@ struct CgroupLayout {
 };
 
 // Usage of one instance's cgroup (Cgroup::stats()). A controller the cgroup is
-// not in gives zeros; an unlimited limit is nullopt.
+// not in gives zeros (memory: nullopt); an unlimited limit is nullopt.
 struct CgroupStats {
   uint64_t cpu_usage_ns = 0;
-  uint64_t memory_usage = 0;  // without the inactive file cache, as docker shows it
+  // Without the inactive file cache, as docker shows it; nullopt when the
+  // cgroup is in no memory hierarchy (a hybrid host's v1 one is joined only
+  // for a limit): unknown, not zero.
+  std::optional<uint64_t> memory_usage;
   std::optional<uint64_t> memory_limit;
   uint64_t pids = 0;
   std::optional<uint64_t> pids_limit;

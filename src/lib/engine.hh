@@ -33,7 +33,8 @@ struct InstanceInfo {
   std::string hostname, rootfs, network;
   long long started = 0;
   bool persistent = false;
-  uint64_t memory_usage = 0, pids = 0;  // running instances only
+  std::optional<uint64_t> memory_usage;  // running instances in a memory cgroup only
+  uint64_t pids = 0;                     // running instances only
 };
 
 // One sample of an instance's usage (mult stats).

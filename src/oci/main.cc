@@ -494,7 +494,7 @@ int cmd_update(Runtime& rt, const Args& a) {
 }
 
 Json stats_json(const std::string& id, const CgroupStats& s) {
-  Json mem = {{"usage", {{"usage", s.memory_usage}}}};
+  Json mem = {{"usage", {{"usage", s.memory_usage.value_or(0)}}}};
   if (s.memory_limit) mem["usage"]["limit"] = *s.memory_limit;
   Json pids = {{"current", s.pids}};
   if (s.pids_limit) pids["limit"] = *s.pids_limit;

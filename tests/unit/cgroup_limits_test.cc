@@ -444,7 +444,7 @@ TEST_F(CgroupLimitsFakeTest, StatsV1) {
        "8:16 Read 1\n8:16 Write 0\nTotal 301\n");
   CgroupStats s = c.stats();
   EXPECT_EQ(s.cpu_usage_ns, 123456789u);
-  EXPECT_EQ(s.memory_usage, 600000u);
+  EXPECT_EQ(s.memory_usage, std::optional<uint64_t>(600000));
   EXPECT_EQ(s.memory_limit, std::nullopt);  // >= 2^62: unlimited
   EXPECT_EQ(s.oom_kills, 2u);
   EXPECT_EQ(s.pids, 3u);
@@ -475,7 +475,7 @@ TEST_F(CgroupLimitsFakeTest, StatsV2) {
        "dios=0\n");
   CgroupStats s = c.stats();
   EXPECT_EQ(s.cpu_usage_ns, 1500000u);
-  EXPECT_EQ(s.memory_usage, 4900u);
+  EXPECT_EQ(s.memory_usage, std::optional<uint64_t>(4900));
   EXPECT_EQ(s.memory_limit, std::nullopt);
   EXPECT_EQ(s.oom_kills, 1u);
   EXPECT_EQ(s.pids, 4u);
@@ -490,11 +490,11 @@ TEST_F(CgroupLimitsFakeTest, StatsHybridUnifiedOnlyAndMissingFiles) {
   CgroupLayout l = hybrid_layout();
   Cgroup c = Cgroup::create(l, "mult/a", std::vector<std::string>{});
   ASSERT_EQ(c.dirs(), std::vector<std::string>{cg("unified")});
-  // Nothing at all: zeros, no error.
+  // Nothing at all: zeros, no error; memory unknown (no memory hierarchy).
   CgroupStats s = c.stats();
   EXPECT_EQ(s.cpu_usage_ns, 0u);
   EXPECT_EQ(s.pids, 0u);
-  EXPECT_EQ(s.memory_usage, 0u);
+  EXPECT_EQ(s.memory_usage, std::nullopt);
   EXPECT_EQ(s.memory_limit, std::nullopt);
   // cpu.stat is in every v2 cgroup; pids come from cgroup.procs.
   spit(cg("unified") + "/cpu.stat", "usage_usec 7\n");
