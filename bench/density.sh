@@ -72,6 +72,10 @@ mult_density() {
   echo "  removed in $(( (t5 - t4) / 1000000 )) ms" >&2
   sleep 2
   $PM meminfo >"$WORK/d-end.json"
+  # The kernel tears namespaces and cgroups down in the background: what
+  # has not come back after 2 s should have after 10.
+  sleep 8
+  $PM meminfo >"$WORK/d-end10.json"
 
   # What is left: instances, state files (the image and the seccomp cache
   # are shared and stay), cgroup directories, mounts, processes.
@@ -83,7 +87,7 @@ mult_density() {
   LEFT_PROCS=$($PM alive $PIDS)
   find "$D/run" -mindepth 1 -path "$D/run/seccomp" -prune -o -print 2>/dev/null | grep "$TAG-" | head -5 >"$WORK/d-left.txt" || true
 
-  KIND=$KIND BENCH=$BENCH python3 - "$OUT" "$N" "$fails" "$RUNNING" "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" \
+  END10=$WORK/d-end10.json KIND=$KIND BENCH=$BENCH python3 - "$OUT" "$N" "$fails" "$RUNNING" "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" \
     "$WORK/d-before.json" "$WORK/d-after.json" "$WORK/d-end.json" "$WORK/d-pss.json" \
     "$LEFT_LS" "$LEFT_STATE" "$LEFT_CG" "$LEFT_MNT" "$LEFT_PROCS" "$WORK/d-start.err" "$WORK/d-rm.err" "$WORK/d-left.txt" \
     "$WORK/d-ramp.txt" <<'PY'
@@ -107,6 +111,7 @@ json.dump({
     "shmem_per_instance_kib": (after["Shmem"] - before["Shmem"]) / max(started, 1),
     "pss": pss, "pss_per_instance_kib": pss["pss_kb"] / max(started, 1),
     "not_returned_kib": before["MemAvailable"] - end["MemAvailable"],
+    "not_returned_10s_kib": before["MemAvailable"] - json.load(open(os.environ["END10"]))["MemAvailable"],
     "left": left, "left_examples": open(a[22]).read().split(),
     "ramp_slope_kib": slope(a[23]),
     "start_errors": errs[0], "rm_errors": errs[1],
@@ -155,6 +160,8 @@ done
 t3=\$(now)
 sleep 2
 \$PM meminfo >\$W/c-end.json
+sleep 8
+\$PM meminfo >\$W/c-end10.json
 echo "\$fails \$t0 \$t1 \$t2 \$t3" >\$W/c-times.txt
 echo "\$(crun --root \$C list -q 2>/dev/null | grep -c "\$CT-")" >\$W/c-left-ls.txt
 EOF
@@ -165,7 +172,7 @@ if in_crun_ns sh "$WORK/crun-density.sh" && [ -s "$WORK/c-times.txt" ]; then
   CLEFT_CG=$(find /sys/fs/cgroup -maxdepth 5 -type d -name "$CT-*" 2>/dev/null | wc -l)
   # shellcheck disable=SC2046
   CLEFT_PROCS=$($PM alive $(cat "$WORK/c-pids.txt"))
-  BENCH=$BENCH python3 - "$RES/$S/crun.json" "$N" $cfails $ct0 $ct1 $ct2 $ct3 \
+  END10=$WORK/c-end10.json BENCH=$BENCH python3 - "$RES/$S/crun.json" "$N" $cfails $ct0 $ct1 $ct2 $ct3 \
     "$WORK/c-before.json" "$WORK/c-after.json" "$WORK/c-end.json" "$WORK/c-pss.json" \
     "$(cat "$WORK/c-left-ls.txt")" "$CLEFT_CG" "$CLEFT_PROCS" "$WORK/c-start.err" "$WORK/c-rm.err" \
     "$WORK/c-ramp.txt" <<'PY'
@@ -189,6 +196,7 @@ json.dump({
     "shmem_per_instance_kib": (after["Shmem"] - before["Shmem"]) / max(started, 1),
     "pss": pss, "pss_per_instance_kib": pss["pss_kb"] / max(started, 1),
     "not_returned_kib": before["MemAvailable"] - end["MemAvailable"],
+    "not_returned_10s_kib": before["MemAvailable"] - json.load(open(os.environ["END10"]))["MemAvailable"],
     "left": left, "start_errors": errs[0], "rm_errors": errs[1],
     "ramp_slope_kib": slope(a[17]),
 }, open(out, "w"), indent=1)

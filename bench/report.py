@@ -130,7 +130,7 @@ def density_md(res):
     out = ["| runtime, instances | N | started | start all s | per start ms | remove all s | "
            "accounted per instance KiB | Pss KiB | kernel KiB (slab + stacks + page tables + per-CPU) | "
            "tmpfs KiB | MemAvailable Δ per instance KiB | slope over the ramp KiB | "
-           "not returned after removal MiB | left behind |",
+           "not returned after removal MiB (2 s, 10 s) | left behind |",
            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     notes = []
     for rt, d, err in rows:
@@ -147,7 +147,9 @@ def density_md(res):
                    f"{kern:.0f} ({k['Slab']:.0f} + {k['KernelStack']:.0f} + {k['PageTables']:.0f} + "
                    f"{k.get('Percpu', 0):.0f}) | {d.get('shmem_per_instance_kib', 0):.0f} | "
                    f"{d['per_instance_kib']:.0f} | {fmt(d.get('ramp_slope_kib'), '.0f')} | "
-                   f"{d['not_returned_kib'] / 1024:.1f} | {left} |")
+                   f"{d['not_returned_kib'] / 1024:.1f}, "
+                   f"{fmt(d.get('not_returned_10s_kib', None) and d['not_returned_10s_kib'] / 1024, '.1f')} | "
+                   f"{left} |")
         if d.get("start_errors"):
             notes.append(f"- {rt} start errors (last): {' / '.join(d['start_errors'])}")
         if d.get("rm_errors"):
@@ -824,8 +826,9 @@ judged, are booted system instances (`mult create NAME --rootfs R`, then
 `mult start NAME`): the image's /etc/rc runs and ends, and the instance's one
 process is its init, mult-init. *Sleep* instances are `mult run -d --rootfs R
 -- sleep 100000`: mult-init and a busybox sleep under it. MemAvailable is
-sampled (median of 5 over a second) before, 2 s after the last start and 2 s
-after removal; *MemAvailable Δ per instance* is its drop divided by the
+sampled (median of 5 over a second) before, 2 s after the last start, and 2 s
+and 10 s after removal (the kernel frees namespaces and cgroups in the
+background); *MemAvailable Δ per instance* is its drop divided by the
 instances started. *Accounted* is the sum of the columns after it: the Pss of
 the instances' own processes (summed from `smaps_rollup`), the kernel's growth
 (Slab, KernelStack, PageTables and Percpu in /proc/meminfo) and of tmpfs pages
