@@ -348,7 +348,7 @@ static Instance start_instance(const Store& store, const std::string& name, Json
     net.prepare_bridge();
     LaunchRequest req{name, cgroup_path_of(spec, name)};
     req.seccomp_cache_dir = store.seccomp_cache();
-    req.on_cloned = [&](pid_t pid) { net.attach(pid); };
+    if (net.bridged()) req.on_cloned = [&](pid_t pid) { net.attach(pid); };
     req.while_building = [&] {
       write_file_atomic(dir + "/config.json", doc.dump() + "\n", 0600, Durability::kVolatile);
     };

@@ -46,6 +46,7 @@ constexpr char kFailed = 'E';
 constexpr char kCreated = 'N';  // namespaces made: mult may run its hooks
 constexpr char kWaiting = 'W';  // OCI create: set up, blocked on the start fifo
 constexpr char kDevices = 'D';  // the device list is in force; the seccomp filter follows
+constexpr char kNetwork = 'L';  // the network namespace mult made (its loopback going up), or none
 
 // After OCI create, nobody reads the socket: `start` reads the start fifo
 // (its write end `start_fifo`) instead.
@@ -355,10 +356,46 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
   return pid;
 }
 
+// Hooks that run before the instance execs, and may look at its namespaces.
+bool has_early_hooks(const Spec& spec) {
+  const Hooks& h = spec.hooks;
+  return !h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty() ||
+         !h.start_container.empty();
+}
+
+// send_fd that says whether the instance took it (false: it has failed
+// already, and its report follows).
+bool send_message(int sock, char tag, int fd) {
+  try {
+    send_fd(sock, tag, fd);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// Who makes the instance's new network namespace: the clone, mult before
+// it (inherited), or mult while the instance builds its root (joined).
+enum class NetnsBy { kClone, kMultBefore, kMultMeanwhile };
+
+// Joins the namespace mult sends (kNetwork), or makes one here where mult
+// could not.
+void join_network_from_mult(int sock) {
+  char tag = 0;
+  Fd ns = receive_message(sock, tag);
+  if (tag != kNetwork) ::_exit(kExitRunFailed);  // mult gave up
+  if (!ns) {
+    if (::unshare(CLONE_NEWNET) != 0) throw sys_error("network namespace");
+    bring_up_loopback();
+  } else if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+    throw sys_error("network namespace");
+  }
+}
+
 // The instance's side, from its first instruction to its init: the order in
 // which an instance is made.
 [[noreturn]] void build_instance(const Spec& spec, const LaunchRequest& req, int sock,
-                                 int init_fd, CgroupEntry& cgroup_entry, bool loopback_by_mult) {
+                                 int init_fd, CgroupEntry& cgroup_entry, NetnsBy netns_by) {
   Gates gates;
   gates.sock = sock;
   // Until exec, this process is mult: nothing in the instance may read its
@@ -387,13 +424,16 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
       throw sys_error("cgroup namespace");           // rooted at its own cgroup
     set_time_offsets(spec);
     set_names(spec);                                 // hostname, domainname
-    if (makes_namespace(spec, "network") && !loopback_by_mult) bring_up_loopback();
+    if (makes_namespace(spec, "network") && netns_by == NetnsBy::kClone) bring_up_loopback();
     if (req.on_created) gates.state_json = await_created(sock, devices);  // prestart, createRuntime hooks
     if (!req.start_fifo.empty()) gates.start_fifo = open_path(req.start_fifo);
     gates.console_socket = req.console_socket;
-    setup_rootfs(spec, spec.root.path, root_tree.get(), [&] {  // mounts, /dev, pivot_root
-      run_hooks(spec.hooks.create_container, gates.state_json, "createContainer");
-    });
+    std::function<void()> join_network;
+    if (netns_by == NetnsBy::kMultMeanwhile) join_network = [sock] { join_network_from_mult(sock); };
+    setup_rootfs(  // mounts, /dev, pivot_root
+        spec, spec.root.path, root_tree.get(),
+        [&] { run_hooks(spec.hooks.create_container, gates.state_json, "createContainer"); },
+        join_network);
     devices.wait();                                  // the device list in force
     if (spec.process && spec.process->capabilities)
       limit_bounding_set(*spec.process->capabilities);
@@ -531,8 +571,17 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   int pidfd = -1;
   int cgfd = inst.cgroup_.unified_fd();
   PidNamespaceForChild pid_ns(spec);
-  NetnsAhead netns((flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER));
-  if (netns.made()) flags &= ~uint64_t(CLONE_NEWNET);
+  // A new network namespace is mult's to make where it may (not for a new
+  // user namespace, whose root owns it): while the instance builds its
+  // root, when nothing looks at it before the instance execs (a bridge's
+  // veth, hooks), else before the clone.
+  const bool mult_makes_netns = (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER);
+  const bool netns_meanwhile = mult_makes_netns && !req.on_cloned && !req.on_created && !has_early_hooks(spec);
+  NetnsAhead netns(mult_makes_netns && !netns_meanwhile);
+  if (netns.made() || netns_meanwhile) flags &= ~uint64_t(CLONE_NEWNET);
+  const NetnsBy netns_by = netns_meanwhile ? NetnsBy::kMultMeanwhile
+                           : netns.made()  ? NetnsBy::kMultBefore
+                                           : NetnsBy::kClone;
   pid_t pid = clone_instance(flags, cgfd, &pidfd);
   if (pid < 0 && cgfd >= 0) {  // a hierarchy that refuses CLONE_INTO_CGROUP
     cgfd = -1;
@@ -541,9 +590,8 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (pid < 0) throw sys_error("clone instance");
   if (pid == 0) {
     ours.reset();
-    const bool loopback_by_mult = netns.made();
     netns.drop_in_child();
-    build_instance(spec, req, theirs.get(), init_bin.get(), cgroup_entry, loopback_by_mult);
+    build_instance(spec, req, theirs.get(), init_bin.get(), cgroup_entry, netns_by);
   }
   netns.return_home();
   pid_ns.restore();
@@ -561,17 +609,24 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
     if (::geteuid() == 0) root_tree = idmapped_tree(rootfs, open_userns(pid).get());
   }
   send_fd(ours.get(), kGo, root_tree.get());
-  // While the instance mounts its root: its loopback up (where mult made
-  // its network namespace), the device program, loaded and attached before
-  // anything in it execs, and the seccomp filter, compiled here once (or
-  // read from the cache): the instance only installs it.
+  // While the instance mounts its root: its network namespace (where mult
+  // makes it now) and loopback up, the device program, loaded and attached
+  // before anything in it execs, and the seccomp filter, compiled here once
+  // (or read from the cache): the instance only installs it.
+  bool told = true;  // false when the instance has failed already: its report follows
+  if (netns_meanwhile) {
+    NetnsAhead meanwhile(true);  // not allowed: the instance makes it itself
+    Fd ns = meanwhile.made() ? meanwhile.open_namespace() : Fd();
+    meanwhile.return_home();
+    told = send_message(ours.get(), kNetwork, ns.get());
+    if (meanwhile.made()) meanwhile.bring_up_loopback();
+  }
   if (netns.made()) netns.bring_up_loopback();
   apply_instance_devices(inst.cgroup_, spec);
   std::optional<SeccompProgram> seccomp;
   if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);
   std::string go_on = devices_message(seccomp);
-  // Refused when the instance has failed already: its report follows.
-  const bool told = ::send(ours.get(), go_on.data(), go_on.size(), MSG_NOSIGNAL) == ssize_t(go_on.size());
+  told = told && ::send(ours.get(), go_on.data(), go_on.size(), MSG_NOSIGNAL) == ssize_t(go_on.size());
   if (told && req.while_building) req.while_building();
 
   for (bool reset_seen = false;;) {

@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 
@@ -96,7 +97,13 @@ void do_mount(const std::string& where, const char* src, const std::string& targ
     throw sys_error("mount \"" + where + "\"");
 }
 
-void mount_one(int rootfd, const Mount& m) {
+// What mount_one() needs to know of the host, learnt before pivot_root.
+struct HostView {
+  bool cgroup2_root = false;  // a pure v2 host: /sys/fs/cgroup is cgroup2
+  bool reachable = true;      // the host's paths are (false: after pivot_root)
+};
+
+void mount_one(int rootfd, const Mount& m, const HostView& host) {
   std::string where = m.destination;
   MountFlags mf = parse_mount_options(m.options, "mount \"" + where + "\"");
   bool bind = mf.bind || m.type == "bind";
@@ -105,8 +112,7 @@ void mount_one(int rootfd, const Mount& m) {
     if (::stat(m.source.c_str(), &src_st) != 0)
       throw sys_error("mount \"" + where + "\": source \"" + m.source + "\"");
   }
-  if ((m.type == "cgroup" || m.type == "cgroup2") &&
-      ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) != 0) {
+  if ((m.type == "cgroup" || m.type == "cgroup2") && !host.cgroup2_root) {
     // Through its cgroup namespace the instance sees its own cgroup; that
     // view is mounted on pure v2 hosts only (v1 and hybrid: left out).
     return;
@@ -130,7 +136,7 @@ void mount_one(int rootfd, const Mount& m) {
     const char* src = m.source.empty() ? type : m.source.c_str();
     const char* data = mf.data.empty() ? nullptr : mf.data.c_str();
     if (::mount(src, tpath.c_str(), type, mf.flags, data) != 0) {
-      if (m.type != "sysfs" || errno != EPERM) throw sys_error("mount \"" + where + "\"");
+      if (m.type != "sysfs" || errno != EPERM || !host.reachable) throw sys_error("mount \"" + where + "\"");
       // A user namespace that does not own its network namespace (--net
       // host) may not mount sysfs: the host's, bound read-only, instead.
       do_mount(where, "/sys", tpath, nullptr, MS_BIND | MS_REC, nullptr);
@@ -340,7 +346,27 @@ MountFlags parse_mount_options(const std::vector<std::string>& options, const st
 }
 
 void setup_rootfs(const Spec& spec, const std::string& rootfs, int root_tree,
-                  const std::function<void()>& before_pivot) {
+                  const std::function<void()>& before_pivot, const std::function<void()>& join_network) {
+  bool joined = !join_network;
+  auto join = [&] {
+    if (!joined) join_network();
+    joined = true;
+  };
+  // sysfs shows the network namespace of whoever mounts it: where mult
+  // makes that namespace meanwhile, /sys and what is under it come last,
+  // after pivot_root, so that the instance waits for it as little as can be
+  // (not when one of them binds a host path, which pivot_root puts out of
+  // reach).
+  auto under_sys = [](const std::string& d) { return d == "/sys" || d == "/sys/" || d.starts_with("/sys/"); };
+  auto binds = [](const Mount& m) {
+    return m.type == "bind" || parse_mount_options(m.options, "mount \"" + m.destination + "\"").bind;
+  };
+  const bool sys_last = join_network && std::none_of(spec.mounts.begin(), spec.mounts.end(), [&](const Mount& m) {
+                          return under_sys(m.destination) && binds(m);
+                        });
+  std::vector<const Mount*> sys_mounts;
+  HostView host;
+  host.cgroup2_root = ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
   unsigned long root_prop = propagation_flags(spec.linux.rootfs_propagation);
   // Nothing we mount may propagate back to the host.
   unsigned long host_prop = MS_REC | ((root_prop & (MS_SHARED | MS_SLAVE)) ? MS_SLAVE : MS_PRIVATE);
@@ -356,12 +382,26 @@ void setup_rootfs(const Spec& spec, const std::string& rootfs, int root_tree,
   Fd rootfd(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!rootfd) throw sys_error("rootfs \"" + rootfs + "\"");
 
-  for (const auto& m : spec.mounts) mount_one(rootfd.get(), m);
+  for (const auto& m : spec.mounts) {
+    if (sys_last && under_sys(m.destination)) {
+      sys_mounts.push_back(&m);
+      continue;
+    }
+    if (m.type == "sysfs") join();
+    mount_one(rootfd.get(), m, host);
+  }
   populate_dev(rootfd.get(), spec);
   if (before_pivot) before_pivot();
   pivot_into(rootfd.get());
   rootfd.reset();
 
+  join();  // net.* sysctls are the namespace's too
+  if (!sys_mounts.empty()) {
+    Fd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw sys_error("rootfs: open /");
+    host.reachable = false;
+    for (const Mount* m : sys_mounts) mount_one(root.get(), *m, host);
+  }
   write_sysctls(spec);
   std::string empty_dir;
   for (const auto& p : spec.linux.masked_paths) mask_path(p, empty_dir);

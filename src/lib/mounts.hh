@@ -31,7 +31,11 @@ unsigned long propagation_flags(const std::string& name);
 // `before_pivot` runs once the mounts are made, still in the host's view
 // (for OCI createContainer hooks). `root_tree`, when >= 0, is a detached
 // (idmapped) mount of the rootfs to use instead of a plain bind mount.
+// `join_network`, when given, runs once after pivot_root, before the
+// sysctls; the mounts on /sys and under it follow it then, since sysfs
+// shows the network namespace of whoever mounts it.
 void setup_rootfs(const Spec& spec, const std::string& rootfs, int root_tree = -1,
-                  const std::function<void()>& before_pivot = {});
+                  const std::function<void()>& before_pivot = {},
+                  const std::function<void()>& join_network = {});
 
 }  // namespace mult

@@ -74,4 +74,10 @@ void NetnsAhead::drop_in_child() {
 
 void NetnsAhead::bring_up_loopback() const { set_loopback_up(loopback_.get()); }
 
+Fd NetnsAhead::open_namespace() const {
+  Fd ns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!ns) throw sys_error("network namespace");
+  return ns;
+}
+
 }  // namespace mult

@@ -30,6 +30,9 @@ class NetnsAhead {
   void drop_in_child();
   // Sets "lo" up in the namespace made.
   void bring_up_loopback() const;
+  // An fd of the namespace made, for another process to join; before
+  // return_home().
+  Fd open_namespace() const;
 
  private:
   Fd home_;      // mult's own network namespace, until return_home()

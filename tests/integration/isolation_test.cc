@@ -293,5 +293,18 @@ TEST_F(IntegrationIsolation, NetworkIsPrivate) {
   EXPECT_EQ(names(host_after), names(host_before)) << "the host's interfaces changed";
 }
 
+// A host directory bound under /sys: bound from the host before pivot_root,
+// and the sysfs around it still the instance's own network namespace's.
+TEST_F(IntegrationIsolation, HostPathBoundUnderSys) {
+  const std::string dir = root() + "/under-sys";
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  write_text(dir + "/mark", "from the host\n");
+  CmdResult r = mult({"run", "--bind", dir + ":/sys/kernel/mm:ro", "--", "/bin/sh", "-c",
+                      "echo mark=$(cat /sys/kernel/mm/mark | tr ' ' _); echo links=$(ls /sys/class/net)"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_EQ(field(r.out, "mark"), "from_the_host") << r.describe();
+  EXPECT_EQ(field(r.out, "links"), "lo") << r.describe();
+}
+
 }  // namespace
 }  // namespace mult_it
