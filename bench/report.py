@@ -454,7 +454,10 @@ def findings_md(res):
         f"the remainder is the chain of processes: the instance's first process spawns the command "
         f"sharing its memory (`CLONE_VM | CLONE_VFORK`) and becomes mult-init once the command has exec'd, "
         f"so the command starts without waiting for mult-init, and mult-init's exec overlaps the command's "
-        f"own start. `cgroup.subtree_control` is read first and written only when a controller is missing "
+        f"own start. The network namespace, the costliest the kernel makes (its loopback device), is "
+        f"made by mult while the instance mounts its root, and joined by the instance after `pivot_root` "
+        f"(sysfs, which shows the mounter's namespace, is mounted after it), so that neither waits for "
+        f"the other. `cgroup.subtree_control` is read first and written only when a controller is missing "
         f"(a write takes the global cgroup mutex and first drains dying cgroups: " +
         ("no measurable cost timed alone" if sub_alone is not None and sub_alone < 0.5
          else f"{fmt(sub_alone)} ms timed alone") + f", up to {fmt(sub_max)} ms in one run under strace).")
