@@ -48,6 +48,9 @@ static std::string read_format(ArgReader& r) {
   return format;
 }
 
+// A figure, or null where it is unknown (or there is no limit).
+Json or_null(const std::optional<uint64_t>& v) { return v ? Json(*v) : Json(nullptr); }
+
 int cmd_ls(Engine& e, const Args& a) {
   ArgReader r(a, "ls");
   std::string format = read_format(r);
@@ -58,7 +61,7 @@ int cmd_ls(Engine& e, const Args& a) {
     for (const auto& i : all)
       out.push_back({{"name", i.name}, {"state", i.state}, {"pid", i.pid},
                      {"hostname", i.hostname}, {"root", i.rootfs}, {"started", i.started},
-                     {"persistent", i.persistent}, {"memory", i.memory_usage ? Json(*i.memory_usage) : Json(nullptr)}, {"pids", i.pids},
+                     {"persistent", i.persistent}, {"memory", or_null(i.memory_usage)}, {"pids", i.pids},
                      {"network", i.network}});
     std::printf("%s\n", out.dump(2).c_str());
     return kExitOk;
@@ -107,8 +110,7 @@ int cmd_stats(Engine& e, const Args& a) {
                            ? 100.0 * double(*c.memory_usage) / double(*c.memory_limit)
                            : 0;
       rows.push_back({{"name", s.name}, {"cpuPercent", cpu},
-                      {"memoryUsage", c.memory_usage ? Json(*c.memory_usage) : Json(nullptr)},
-                      {"memoryLimit", c.memory_limit ? Json(*c.memory_limit) : Json(nullptr)},
+                      {"memoryUsage", or_null(c.memory_usage)}, {"memoryLimit", or_null(c.memory_limit)},
                       {"memoryPercent", mem_pct}, {"pids", c.pids},
                       {"blockRead", c.io_read_bytes}, {"blockWrite", c.io_write_bytes},
                       {"netRx", s.net_rx_bytes}, {"netTx", s.net_tx_bytes}, {"oomKills", c.oom_kills}});

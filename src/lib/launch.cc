@@ -356,13 +356,6 @@ pid_t spawn_command(const Spec& spec, const LaunchRequest& req, const Gates& gat
   return pid;
 }
 
-// Hooks that run before the instance execs, and may look at its namespaces.
-bool has_early_hooks(const Spec& spec) {
-  const Hooks& h = spec.hooks;
-  return !h.prestart.empty() || !h.create_runtime.empty() || !h.create_container.empty() ||
-         !h.start_container.empty();
-}
-
 // send_fd that says whether the instance took it (false: it has failed
 // already, and its report follows).
 bool send_message(int sock, char tag, int fd) {
@@ -576,7 +569,7 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   // root, when nothing looks at it before the instance execs (a bridge's
   // veth, hooks), else before the clone.
   const bool mult_makes_netns = (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER);
-  const bool netns_meanwhile = mult_makes_netns && !req.on_cloned && !req.on_created && !has_early_hooks(spec);
+  const bool netns_meanwhile = mult_makes_netns && !req.on_cloned && !req.on_created && !spec.hooks.any_before_exec();
   NetnsAhead netns(mult_makes_netns && !netns_meanwhile);
   if (netns.made() || netns_meanwhile) flags &= ~uint64_t(CLONE_NEWNET);
   const NetnsBy netns_by = netns_meanwhile ? NetnsBy::kMultMeanwhile

@@ -361,9 +361,9 @@ void setup_rootfs(const Spec& spec, const std::string& rootfs, int root_tree,
   auto binds = [](const Mount& m) {
     return m.type == "bind" || parse_mount_options(m.options, "mount \"" + m.destination + "\"").bind;
   };
-  const bool sys_last = join_network && std::none_of(spec.mounts.begin(), spec.mounts.end(), [&](const Mount& m) {
-                          return under_sys(m.destination) && binds(m);
-                        });
+  const bool sys_last =
+      join_network && std::none_of(spec.mounts.begin(), spec.mounts.end(),
+                                   [&](const Mount& m) { return under_sys(m.destination) && binds(m); });
   std::vector<const Mount*> sys_mounts;
   HostView host;
   host.cgroup2_root = ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;

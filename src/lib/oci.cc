@@ -457,15 +457,19 @@ static Made make_container(const std::string& dir, const std::string& seccomp_ca
     console_theirs.reset(sv[1]);
     req.console_socket = sv[1];
   }
-  req.on_created = [&](pid_t pid) {
-    ContainerState now = st;
-    now.pid = pid;
-    now.status = "created";  // as crun: what the hooks see of a container being made
-    std::string json = now.to_json().dump();
-    run_hooks(spec.hooks.prestart, json, "prestart");
-    run_hooks(spec.hooks.create_runtime, json, "createRuntime");
-    return json;
-  };
+  // Without hooks before exec nothing needs to know the namespaces exist:
+  // the instance then goes on without waiting for mult.
+  if (spec.hooks.any_before_exec()) {
+    req.on_created = [&](pid_t pid) {
+      ContainerState now = st;
+      now.pid = pid;
+      now.status = "created";  // as crun: what the hooks see of a container being made
+      std::string json = now.to_json().dump();
+      run_hooks(spec.hooks.prestart, json, "prestart");
+      run_hooks(spec.hooks.create_runtime, json, "createRuntime");
+      return json;
+    };
+  }
   Instance inst = launch(spec, req);
   Fd master;
   if (console_ours) master = receive_fd(console_ours.get());

@@ -183,6 +183,12 @@ struct Hook {
 struct Hooks {
   std::vector<Hook> prestart, create_runtime, create_container, start_container,
       poststart, poststop;
+  // Hooks that run before the container's process execs (and may look at
+  // its namespaces then).
+  bool any_before_exec() const {
+    return !prestart.empty() || !create_runtime.empty() || !create_container.empty() ||
+           !start_container.empty();
+  }
 };
 
 struct Spec {
