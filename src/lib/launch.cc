@@ -567,9 +567,12 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   // A new network namespace is mult's to make where it may (not for a new
   // user namespace, whose root owns it): while the instance builds its
   // root, when nothing looks at it before the instance execs (a bridge's
-  // veth, hooks), else before the clone.
+  // veth, hooks) and the instance can still join it then (not from inside
+  // a user namespace it joined by path); else before the clone.
   const bool mult_makes_netns = (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER);
-  const bool netns_meanwhile = mult_makes_netns && !req.on_cloned && !req.on_created && !spec.hooks.any_before_exec();
+  const Namespace* user = spec.linux.find_namespace("user");
+  const bool netns_meanwhile = mult_makes_netns && !(user && !user->path.empty()) && !req.on_cloned &&
+                               !req.on_created && !spec.hooks.any_before_exec();
   NetnsAhead netns(mult_makes_netns && !netns_meanwhile);
   if (netns.made() || netns_meanwhile) flags &= ~uint64_t(CLONE_NEWNET);
   const NetnsBy netns_by = netns_meanwhile ? NetnsBy::kMultMeanwhile
