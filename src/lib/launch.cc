@@ -80,17 +80,16 @@ uint64_t clone_flags(const Spec& spec) {
   return flags;
 }
 
-// The user namespace first: its capabilities let the instance join the
-// others. The PID namespace is mult's to join (PidNamespaceForChild).
+// Namespaces given by path, but two: the user namespace, which the clone
+// happened in (clone_in_user_namespace), and the PID namespace, which mult
+// joins for the clone (PidNamespaceForChild).
 void join_namespace_paths(const Spec& spec) {
-  for (bool user : {true, false}) {
-    for (const auto& ns : spec.linux.namespaces) {
-      if (ns.path.empty() || (ns.type == "user") != user || ns.type == "pid") continue;
-      Fd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!fd) throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
-      if (::setns(fd.get(), namespace_flag(ns.type)) != 0)
-        throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
-    }
+  for (const auto& ns : spec.linux.namespaces) {
+    if (ns.path.empty() || ns.type == "user" || ns.type == "pid") continue;
+    Fd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
+    if (::setns(fd.get(), namespace_flag(ns.type)) != 0)
+      throw sys_error("namespace " + ns.type + " \"" + ns.path + "\"");
   }
 }
 
@@ -410,7 +409,7 @@ void join_network_from_mult(int sock) {
     if (maps_pending) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     if (go != kGo) ::_exit(kExitRunFailed);          // mult gave up
     DeviceGate devices(sock, gates.seccomp);
-    if (makes_namespace(spec, "user")) become_namespace_root();
+    if (spec.linux.has_namespace("user")) become_namespace_root();  // made, or joined by the clone
 
     join_namespace_paths(spec);                      // namespaces given by path
     if (makes_namespace(spec, "cgroup") && ::unshare(CLONE_NEWCGROUP) != 0)
@@ -451,6 +450,61 @@ pid_t clone_instance(uint64_t flags, int cgroup_fd, int* pidfd) {
   args.exit_signal = SIGCHLD;
   args.cgroup = cgroup_fd >= 0 ? uint64_t(cgroup_fd) : 0;
   return pid_t(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+// A user namespace given by path owns the namespaces the instance makes
+// (its mounts, host name, PID and network namespaces), as the runtime spec
+// wants: the clone happens inside it, in a helper process that joins it
+// and clones the instance as mult's own child (CLONE_PARENT), then exits.
+// mult can not join it itself: a process never leaves a user namespace.
+// Returns as clone_instance() does (0 in the instance).
+pid_t clone_in_user_namespace(const std::string& path, uint64_t flags, int cgroup_fd, int* pidfd) {
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return -1;
+  pid_t helper = ::fork();
+  if (helper < 0) {
+    int err = errno;
+    ::close(report[0]);
+    ::close(report[1]);
+    errno = err;
+    return -1;
+  }
+  if (helper == 0) {
+    ::close(report[0]);
+    int reply[2] = {-1, 0};  // the instance's PID, errno
+    int ns = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || ::setns(ns, CLONE_NEWUSER) != 0) {
+      reply[1] = errno;
+    } else {
+      struct clone_args args {};
+      args.flags = flags | CLONE_PARENT | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+      args.cgroup = cgroup_fd >= 0 ? uint64_t(cgroup_fd) : 0;  // exit signal: the helper's own
+      reply[0] = int(::syscall(SYS_clone3, &args, sizeof args));
+      if (reply[0] == 0) {  // the instance
+        ::close(ns);
+        ::close(report[1]);
+        return 0;
+      }
+      if (reply[0] < 0) reply[1] = errno;
+    }
+    ssize_t ignored = ::write(report[1], reply, sizeof reply);
+    (void)ignored;
+    ::_exit(0);
+  }
+  ::close(report[1]);
+  int reply[2] = {-1, EIO};
+  ssize_t n;
+  while ((n = ::read(report[0], reply, sizeof reply)) < 0 && errno == EINTR) {
+  }
+  ::close(report[0]);
+  while (::waitpid(helper, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (n != ssize_t(sizeof reply) || reply[0] < 0) {
+    errno = n == ssize_t(sizeof reply) ? reply[1] : EIO;
+    return -1;
+  }
+  *pidfd = int(::syscall(SYS_pidfd_open, reply[0], 0));
+  return reply[0];
 }
 
 int exit_status(int status) {
@@ -564,24 +618,28 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   int pidfd = -1;
   int cgfd = inst.cgroup_.unified_fd();
   PidNamespaceForChild pid_ns(spec);
-  // A new network namespace is mult's to make where it may (not for a new
-  // user namespace, whose root owns it): while the instance builds its
-  // root, when nothing looks at it before the instance execs (a bridge's
-  // veth, hooks) and the instance can still join it then (not from inside
-  // a user namespace it joined by path); else before the clone.
-  const bool mult_makes_netns = (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER);
+  // A new network namespace is mult's to make where it may (not for a user
+  // namespace of the instance's, new or joined, which owns it): while the
+  // instance builds its root, when nothing looks at it before the instance
+  // execs (a bridge's veth, hooks); else before the clone.
   const Namespace* user = spec.linux.find_namespace("user");
-  const bool netns_meanwhile = mult_makes_netns && !(user && !user->path.empty()) && !req.on_cloned &&
-                               !req.on_created && !spec.hooks.any_before_exec();
+  const std::string joined_user = user ? user->path : "";
+  const bool mult_makes_netns = (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER) && joined_user.empty();
+  const bool netns_meanwhile =
+      mult_makes_netns && !req.on_cloned && !req.on_created && !spec.hooks.any_before_exec();
   NetnsAhead netns(mult_makes_netns && !netns_meanwhile);
   if (netns.made() || netns_meanwhile) flags &= ~uint64_t(CLONE_NEWNET);
   const NetnsBy netns_by = netns_meanwhile ? NetnsBy::kMultMeanwhile
                            : netns.made()  ? NetnsBy::kMultBefore
                                            : NetnsBy::kClone;
-  pid_t pid = clone_instance(flags, cgfd, &pidfd);
+  auto clone = [&](int cg) {
+    return joined_user.empty() ? clone_instance(flags, cg, &pidfd)
+                               : clone_in_user_namespace(joined_user, flags, cg, &pidfd);
+  };
+  pid_t pid = clone(cgfd);
   if (pid < 0 && cgfd >= 0) {  // a hierarchy that refuses CLONE_INTO_CGROUP
     cgfd = -1;
-    pid = clone_instance(flags, -1, &pidfd);
+    pid = clone(-1);
   }
   if (pid < 0) throw sys_error("clone instance");
   if (pid == 0) {

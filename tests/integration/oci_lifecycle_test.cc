@@ -179,6 +179,60 @@ TEST_F(OciLifecycle, JoinsNamespacesByPathAndHonoursCgroupsPath) {
       << "its empty parent left";
 }
 
+// b joins a's user namespace by path and makes its other namespaces new:
+// they belong to that user namespace (b sets its host name, mounts its
+// root and /proc, and brings up the loopback of its own network).
+TEST_F(OciLifecycle, JoinsAUserNamespaceByPathAndMakesTheOthersInIt) {
+  // No /out: the mapped root may not reach the test's private directory.
+  auto no_out = [](Json& c) {
+    Json kept = Json::array();
+    for (const auto& m : c["mounts"])
+      if (m.value("destination", "") != "/out") kept.push_back(m);
+    c["mounts"] = kept;
+  };
+  std::string a = unique("usa");
+  std::string ab = make_bundle("a", {"sleep", "100"}, [&](Json& c) {
+    no_out(c);
+    c["linux"]["namespaces"].push_back({{"type", "user"}});
+    Json map = Json::array({{{"containerID", 0}, {"hostID", 300000}, {"size", 65536}}});
+    c["linux"]["uidMappings"] = c["linux"]["gidMappings"] = map;
+  });
+  // The mapped root passes through the test's directories to the start
+  // fifo and the root file system.
+  ::mkdir(oci_root().c_str(), 0711);
+  std::vector<std::string> dirs = {root_, oci_root()};
+  for (std::string d = busybox_rootfs(); dirs.size() < 5;) dirs.push_back(d = d.substr(0, d.rfind('/')));
+  for (const std::string& d : dirs) ASSERT_EQ(::chmod(d.c_str(), 0711), 0) << d;
+  CmdResult r = oci({"run", "-d", "-b", ab, a});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  pid_t pa = state(a)["pid"].get<int>();
+  const std::string a_ns = "/proc/" + std::to_string(pa) + "/ns/";
+  std::string b = unique("usb");
+  std::string bb = make_bundle(
+      "b", {"sh", "-c", "for n in user net mnt; do readlink /proc/self/ns/$n; done; hostname; id -u; cat /sys/class/net/lo/flags"},
+      [&](Json& c) {
+        no_out(c);
+        c["hostname"] = "inside-b";
+        c["linux"]["namespaces"].push_back({{"type", "user"}, {"path", a_ns + "user"}});
+      });
+  r = oci({"run", "-b", bb, b});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  auto lines = split_lines(r.out);
+  ASSERT_EQ(lines.size(), 6u) << r.describe();
+  auto link = [](const std::string& p) {
+    char buf[128] = {};
+    ssize_t n = ::readlink(p.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, size_t(n)) : std::string();
+  };
+  EXPECT_EQ(lines[0], link(a_ns + "user"));
+  EXPECT_NE(lines[1], link(a_ns + "net")) << "the network namespace was to be b's own";
+  EXPECT_NE(lines[2], link(a_ns + "mnt"));
+  EXPECT_EQ(lines[3], "inside-b");
+  EXPECT_EQ(lines[4], "0") << "root of the user namespace it joined";
+  EXPECT_EQ(std::stoul(lines[5], nullptr, 16) & 1, 1u) << "loopback down";
+  EXPECT_EQ(oci({"delete", "-f", a}).status, 0);
+}
+
 // ---- hooks ----------------------------------------------------------------
 
 Json hook(const std::string& script) {
