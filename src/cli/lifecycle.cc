@@ -98,6 +98,17 @@ int cmd_rm(Engine& e, const Args& a) {
   }
   Args names = r.rest();
   if (names.empty()) throw Error("rm: missing instance name", kExitUsage);
+  // All killed first, then removed one by one: the kernel tears their
+  // namespaces down together meanwhile (a network namespace's devices go
+  // after an RCU barrier: one for many instead of one each, some 20 ms).
+  if (force && names.size() > 1)
+    for (const auto& n : names) {
+      try {
+        e.kill(n);
+      } catch (const Error&) {
+        // remove() below reports it
+      }
+    }
   int status = kExitOk;
   for (const auto& n : names) {
     try {

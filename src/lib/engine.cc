@@ -496,6 +496,24 @@ void Engine::stop(const std::string& name, std::optional<int> timeout) {
   if (state->ephemeral && !defined(name)) lock.forget();
 }
 
+// Every process of the instance killed, its init waited for.
+static void kill_running(const RuntimeState& state) {
+  Cgroup cg = Cgroup::open(CgroupLayout::host(), state.cgroup_path);
+  cg.kill_all();
+  if (Fd pidfd = open_init(state)) {
+    ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+    wait_exit(pidfd.get(), 5000);
+  }
+}
+
+void Engine::kill(const std::string& name) {
+  check_name(name);
+  InstanceLock lock(store_, name);
+  auto state = read_state(store_, name);
+  if (state && is_alive(*state)) kill_running(*state);
+  else if (!defined(name) && !has_runtime(name)) lock.forget();
+}
+
 void Engine::remove(const std::string& name, bool force) {
   check_name(name);
   InstanceLock lock(store_, name);
@@ -505,12 +523,7 @@ void Engine::remove(const std::string& name, bool force) {
   }
   if (auto state = live_state(name)) {
     if (!force) throw Error("instance \"" + name + "\": is running (stop it first, or use rm -f)");
-    Cgroup cg = Cgroup::open(CgroupLayout::host(), state->cgroup_path);
-    cg.kill_all();
-    if (Fd pidfd = open_init(*state)) {
-      ::syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
-      wait_exit(pidfd.get(), 5000);
-    }
+    kill_running(*state);
     cleanup_runtime(name, &*state);
   }
   remove_tree(store_.definition_dir(name));

@@ -62,6 +62,9 @@ class Engine {
   void stop(const std::string& name, std::optional<int> timeout = std::nullopt);
   // Removes an instance; `force` kills a running one first.
   void remove(const std::string& name, bool force);
+  // Kills a running instance's processes and waits for its init, leaving
+  // the rest to remove(); nothing for one not running or not there.
+  void kill(const std::string& name);
   // Runs a command inside a running instance; returns its exit status.
   int exec(const std::string& name, const ExecRequest& req);
   // Every instance, after cleaning up those that died on their own.

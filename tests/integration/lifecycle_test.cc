@@ -175,6 +175,31 @@ TEST_F(IntegrationLifecycle, LsRightAfterDetachedStart) {
   EXPECT_EQ(cgroup_dirs_of(name), std::vector<std::string>{});
 }
 
+// rm -f of several: all killed first, then removed one by one; a name
+// that is not there is reported and the others still go.
+TEST_F(IntegrationLifecycle, RmForceOfSeveralRemovesEachAndReportsTheMissing) {
+  std::vector<std::string> names;
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 3; ++i) {
+    names.push_back(unique("many"));
+    CmdResult r = mult({"run", "-d", "--name", names.back(), "--", "sleep", "1000"});
+    ASSERT_EQ(r.status, 0) << r.describe();
+    auto entry = listed(names.back());
+    ASSERT_TRUE(entry);
+    pids.push_back(entry->value("pid", 0));
+  }
+  const std::string missing = unique("missing");
+  CmdResult r = mult({"rm", "-f", names[0], missing, names[1], names[2]});
+  EXPECT_EQ(r.status, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "\"" + missing + "\": no such instance")) << r.describe();
+  for (size_t i = 0; i < names.size(); ++i) {
+    EXPECT_FALSE(process_alive(pids[i])) << names[i];
+    EXPECT_FALSE(listed(names[i])) << names[i];
+    EXPECT_EQ(cgroup_dirs_of(names[i]), std::vector<std::string>{}) << names[i];
+  }
+  EXPECT_FALSE(path_exists(root() + "/run/locks/" + missing)) << "a lock file for the missing name";
+}
+
 TEST_F(IntegrationLifecycle, LsAfterInstancesDiedOnTheirOwn) {
   // Ephemeral: gone from ls, with its runtime dir and cgroup.
   std::string eph = unique("eph");
