@@ -855,7 +855,9 @@ noise, and even at 1,000 it is the least steady column.
 
 `bench/syscalls.c` (static, `gcc -static -O2`): getpid (raw syscall),
 open+close and stat of its own file, fork+exit+wait, and a one-byte pipe
-round trip between two processes; ns per operation. Run on the host and
+round trip between two processes, both on the CPU the test started on (left
+to the scheduler, one CPU or two decided that figure from run to run); ns
+per operation. Run on the host and
 inside instances (bind-mounted read-only at /bench), with mult's default
 seccomp profile and with `--seccomp unconfined`. Each test runs in 10
 batches and keeps its fastest; rounds interleave the three, rotating their

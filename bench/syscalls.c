@@ -10,9 +10,14 @@
  * disturbed by other load. open+close and stat use this program's own file
  * by its base name after a chdir to its directory, so that host and
  * instance (where it is bind-mounted) do the same one-component lookup on
- * the same inode. Built static (gcc -static -O2): it runs in any root. */
+ * the same inode. The pipe round trip runs with both of its processes on
+ * the CPU the test started on: whether the scheduler put them on one CPU
+ * or two (a wake-up across CPUs costs an interrupt, dearer still on a VM)
+ * decided that figure more than anything else did, from one run to the
+ * next. Built static (gcc -static -O2): it runs in any root. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +109,10 @@ int main(int argc, char **argv) {
     return 1;
 
   if (pipe(there) || pipe(back)) { perror("pipe"); return 1; }
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(sched_getcpu(), &one);
+  if (sched_setaffinity(0, sizeof one, &one) != 0) perror("sched_setaffinity");  /* the child inherits it */
   pid_t p = fork();
   if (p == 0) {
     char c;
