@@ -366,12 +366,8 @@ bool send_message(int sock, char tag, int fd) {
   }
 }
 
-// Who makes the instance's new network namespace: the clone, mult before
-// it (inherited), or mult while the instance builds its root (joined).
-enum class NetnsBy { kClone, kMultBefore, kMultMeanwhile };
-
-// Joins the namespace mult sends (kNetwork), or makes one here where mult
-// could not.
+// Joins the network namespace mult made while this process built its root
+// (kNetwork), or makes one here where mult could not.
 void join_network_from_mult(int sock) {
   char tag = 0;
   Fd ns = receive_message(sock, tag);
@@ -387,7 +383,7 @@ void join_network_from_mult(int sock) {
 // The instance's side, from its first instruction to its init: the order in
 // which an instance is made.
 [[noreturn]] void build_instance(const Spec& spec, const LaunchRequest& req, int sock,
-                                 int init_fd, CgroupEntry& cgroup_entry, NetnsBy netns_by) {
+                                 int init_fd, CgroupEntry& cgroup_entry, bool netns_from_mult) {
   Gates gates;
   gates.sock = sock;
   // Until exec, this process is mult: nothing in the instance may read its
@@ -416,12 +412,12 @@ void join_network_from_mult(int sock) {
       throw sys_error("cgroup namespace");           // rooted at its own cgroup
     set_time_offsets(spec);
     set_names(spec);                                 // hostname, domainname
-    if (makes_namespace(spec, "network") && netns_by == NetnsBy::kClone) bring_up_loopback();
+    if (makes_namespace(spec, "network") && !netns_from_mult) bring_up_loopback();
     if (req.on_created) gates.state_json = await_created(sock, devices);  // prestart, createRuntime hooks
     if (!req.start_fifo.empty()) gates.start_fifo = open_path(req.start_fifo);
     gates.console_socket = req.console_socket;
     std::function<void()> join_network;
-    if (netns_by == NetnsBy::kMultMeanwhile) join_network = [sock] { join_network_from_mult(sock); };
+    if (netns_from_mult) join_network = [sock] { join_network_from_mult(sock); };
     setup_rootfs(  // mounts, /dev, pivot_root
         spec, spec.root.path, root_tree.get(),
         [&] { run_hooks(spec.hooks.create_container, gates.state_json, "createContainer"); },
@@ -443,11 +439,12 @@ void join_network_from_mult(int sock) {
   }
 }
 
+// `pidfd` null: none. With CLONE_PARENT the exit signal is the caller's own.
 pid_t clone_instance(uint64_t flags, int cgroup_fd, int* pidfd) {
   struct clone_args args {};
-  args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+  args.flags = flags | (pidfd ? CLONE_PIDFD : 0) | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
   args.pidfd = uint64_t(uintptr_t(pidfd));
-  args.exit_signal = SIGCHLD;
+  args.exit_signal = (flags & CLONE_PARENT) ? 0 : SIGCHLD;
   args.cgroup = cgroup_fd >= 0 ? uint64_t(cgroup_fd) : 0;
   return pid_t(::syscall(SYS_clone3, &args, sizeof args));
 }
@@ -476,10 +473,7 @@ pid_t clone_in_user_namespace(const std::string& path, uint64_t flags, int cgrou
     if (ns < 0 || ::setns(ns, CLONE_NEWUSER) != 0) {
       reply[1] = errno;
     } else {
-      struct clone_args args {};
-      args.flags = flags | CLONE_PARENT | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
-      args.cgroup = cgroup_fd >= 0 ? uint64_t(cgroup_fd) : 0;  // exit signal: the helper's own
-      reply[0] = int(::syscall(SYS_clone3, &args, sizeof args));
+      reply[0] = clone_instance(flags | CLONE_PARENT, cgroup_fd, nullptr);
       if (reply[0] == 0) {  // the instance
         ::close(ns);
         ::close(report[1]);
@@ -618,20 +612,15 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   int pidfd = -1;
   int cgfd = inst.cgroup_.unified_fd();
   PidNamespaceForChild pid_ns(spec);
-  // A new network namespace is mult's to make where it may (not for a user
-  // namespace of the instance's, new or joined, which owns it): while the
-  // instance builds its root, when nothing looks at it before the instance
-  // execs (a bridge's veth, hooks); else before the clone.
+  // A new network namespace is mult's to make while the instance builds its
+  // root, where nothing looks at it before the instance execs (a bridge's
+  // veth, hooks) and no user namespace of the instance's (new or joined)
+  // is to own it; else the clone makes it.
   const Namespace* user = spec.linux.find_namespace("user");
   const std::string joined_user = user ? user->path : "";
-  const bool mult_makes_netns = (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER) && joined_user.empty();
-  const bool netns_meanwhile =
-      mult_makes_netns && !req.on_cloned && !req.on_created && !spec.hooks.any_before_exec();
-  NetnsAhead netns(mult_makes_netns && !netns_meanwhile);
-  if (netns.made() || netns_meanwhile) flags &= ~uint64_t(CLONE_NEWNET);
-  const NetnsBy netns_by = netns_meanwhile ? NetnsBy::kMultMeanwhile
-                           : netns.made()  ? NetnsBy::kMultBefore
-                                           : NetnsBy::kClone;
+  const bool netns_meanwhile = (flags & CLONE_NEWNET) && !(flags & CLONE_NEWUSER) && joined_user.empty() &&
+                               !req.on_cloned && !req.on_created && !spec.hooks.any_before_exec();
+  if (netns_meanwhile) flags &= ~uint64_t(CLONE_NEWNET);
   auto clone = [&](int cg) {
     return joined_user.empty() ? clone_instance(flags, cg, &pidfd)
                                : clone_in_user_namespace(joined_user, flags, cg, &pidfd);
@@ -644,10 +633,8 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   if (pid < 0) throw sys_error("clone instance");
   if (pid == 0) {
     ours.reset();
-    netns.drop_in_child();
-    build_instance(spec, req, theirs.get(), init_bin.get(), cgroup_entry, netns_by);
+    build_instance(spec, req, theirs.get(), init_bin.get(), cgroup_entry, netns_meanwhile);
   }
-  netns.return_home();
   pid_ns.restore();
   inst.pid_ = pid;
   inst.pidfd_.reset(pidfd);
@@ -669,13 +656,10 @@ Instance launch(const Spec& spec, const LaunchRequest& req) {
   // (or read from the cache): the instance only installs it.
   bool told = true;  // false when the instance has failed already: its report follows
   if (netns_meanwhile) {
-    NetnsAhead meanwhile(true);  // not allowed: the instance makes it itself
-    Fd ns = meanwhile.made() ? meanwhile.open_namespace() : Fd();
-    meanwhile.return_home();
-    told = send_message(ours.get(), kNetwork, ns.get());
-    if (meanwhile.made()) meanwhile.bring_up_loopback();
+    MadeNetns made = make_network_namespace();
+    told = send_message(ours.get(), kNetwork, made.ns.get());
+    if (made.socket) bring_up_loopback(made.socket.get());
   }
-  if (netns.made()) netns.bring_up_loopback();
   apply_instance_devices(inst.cgroup_, spec);
   std::optional<SeccompProgram> seccomp;
   if (spec.linux.seccomp) seccomp = load_seccomp(*spec.linux.seccomp, req.seccomp_cache_dir);

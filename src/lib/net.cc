@@ -1,5 +1,5 @@
 // The loopback interface of a new network namespace, and the namespace
-// itself where mult makes it ahead of the instance.
+// itself where mult makes it for the instance.
 #include "net.hh"
 
 #include <fcntl.h>
@@ -41,43 +41,23 @@ Fd any_socket() {
 
 void bring_up_loopback() { set_loopback_up(any_socket().get()); }
 
-NetnsAhead::NetnsAhead(bool wanted) {
-  if (!wanted) return;
-  home_.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!home_) return;
-  if (::unshare(CLONE_NEWNET) != 0) {  // not allowed: the instance makes it
-    home_.reset();
-    return;
-  }
-  try {
-    loopback_ = any_socket();
-  } catch (...) {
-    return_home();
-    throw;
-  }
-}
+void bring_up_loopback(int socket) { set_loopback_up(socket); }
 
-void NetnsAhead::return_home() {
-  if (!home_) return;
-  if (::setns(home_.get(), CLONE_NEWNET) != 0) {
+MadeNetns make_network_namespace() {
+  Fd home(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!home || ::unshare(CLONE_NEWNET) != 0) return {};  // not allowed: the instance makes it
+  MadeNetns made;
+  int err = 0;
+  made.ns.reset(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (made.ns) made.socket.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!made.socket) err = errno;
+  if (::setns(home.get(), CLONE_NEWNET) != 0) {
     // Going on in the instance's namespace would configure the wrong network.
     std::perror("mult: return to own network namespace");
     std::abort();
   }
-  home_.reset();
-}
-
-void NetnsAhead::drop_in_child() {
-  home_.reset();
-  loopback_.reset();
-}
-
-void NetnsAhead::bring_up_loopback() const { set_loopback_up(loopback_.get()); }
-
-Fd NetnsAhead::open_namespace() const {
-  Fd ns(::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-  if (!ns) throw sys_error("network namespace");
-  return ns;
+  if (err) throw sys_error("network namespace", err);
+  return made;
 }
 
 }  // namespace mult
