@@ -366,7 +366,9 @@ void setup_rootfs(const Spec& spec, const std::string& rootfs, int root_tree,
                                    [&](const Mount& m) { return under_sys(m.destination) && binds(m); });
   std::vector<const Mount*> sys_mounts;
   HostView host;
-  host.cgroup2_root = ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+  host.cgroup2_root = std::any_of(spec.mounts.begin(), spec.mounts.end(),
+                                  [](const Mount& m) { return m.type == "cgroup" || m.type == "cgroup2"; }) &&
+                      ::access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;  // asked only where needed
   unsigned long root_prop = propagation_flags(spec.linux.rootfs_propagation);
   // Nothing we mount may propagate back to the host.
   unsigned long host_prop = MS_REC | ((root_prop & (MS_SHARED | MS_SLAVE)) ? MS_SLAVE : MS_PRIVATE);
